@@ -1,0 +1,133 @@
+import pytest
+import torch
+
+from vaestudio.core.checkpoints import import_pytorch_example, load_model, open_model, save_model
+from vaestudio.core.errors import ModelFileError
+from vaestudio.core.models import ModelConfig
+from vaestudio.core.training import Trainer, TrainingConfig
+
+
+@pytest.fixture
+def trained(splits):
+    trainer = Trainer(TrainingConfig(dataset="tiny", model=ModelConfig("conv", 3, 16), epochs=2, batch_size=64,
+                                     device="cpu"), splits)
+    list(trainer.run())
+    return trainer
+
+
+def test_round_trip_keeps_weights_config_history_and_optimizer(trained, tmp_path):
+    path = save_model(tmp_path / "m.safetensors", trained.model, trained.config, epoch=trained.epoch,
+                      history=trained.history, class_names=trained.class_names, optimizer=trained.optimizer)
+    saved = load_model(path)
+    assert saved.config == trained.config.model and saved.training == trained.config
+    assert saved.epoch == 2 and saved.class_names == [str(d) for d in range(10)]
+    original = trained.state_snapshot()
+    assert all(torch.equal(original[name], value) for name, value in saved.model.state_dict().items())
+    assert saved.history.step_loss == pytest.approx(trained.history.step_loss)
+    assert [e.test.loss for e in saved.history.epochs] == [e.test.loss for e in trained.history.epochs]
+    assert not saved.model.training
+    assert len(saved.optimizer_state["state"]) == len(trained.optimizer.state_dict()["state"])
+    assert saved.test_loss == trained.history.epochs[-1].test.loss
+
+
+def test_resume_continues_exactly_like_an_uninterrupted_run(splits, tmp_path):
+    config = TrainingConfig(dataset="tiny", model=ModelConfig("mlp", 3, 16), epochs=2, batch_size=64, device="cpu")
+    straight = Trainer(config, splits)
+    list(straight.run())
+    first = Trainer(TrainingConfig(**{**config.__dict__, "epochs": 1}), splits)
+    list(first.run())
+    path = save_model(tmp_path / "m.safetensors", first.model, first.config, epoch=1, history=first.history,
+                      optimizer=first.optimizer)
+    saved = load_model(path)
+    resumed = Trainer(config, splits, model=saved.model, optimizer_state=saved.optimizer_state,
+                      history=saved.history, start_epoch=saved.epoch)
+    list(resumed.run())
+    assert resumed.epoch == 2 and len(resumed.history.epochs) == 2
+    assert len(resumed.history.step_loss) == len(straight.history.step_loss)
+
+
+def test_atomic_save_leaves_no_temporary_files(trained, tmp_path):
+    save_model(tmp_path / "m.safetensors", trained.model, trained.config, epoch=1)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+
+
+def test_unwritable_folder_gives_clear_error(trained, tmp_path):
+    target = tmp_path / "file-not-folder"
+    target.write_text("x")
+    with pytest.raises(ModelFileError, match="Could not write the model to .*Choose a folder you can write to"):
+        save_model(target / "m.safetensors", trained.model, trained.config, epoch=1)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "is not a VAE Studio model file \\(it is only 0 bytes long\\)"),
+    (b"hello world, not a model", "is not a VAE Studio model file \\(no safetensors header\\)"),
+    (b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\": 1}        ", "is damaged or not a model file"),
+])
+def test_garbage_files(tmp_path, content, message):
+    path = tmp_path / "bad.safetensors"
+    path.write_bytes(content)
+    with pytest.raises(ModelFileError, match=message):
+        open_model(path)
+
+
+def test_foreign_safetensors_file(tmp_path):
+    from safetensors.torch import save_file
+    path = tmp_path / "other.safetensors"
+    save_file({"w": torch.zeros(2)}, str(path))
+    with pytest.raises(ModelFileError, match="is a safetensors file but not a VAE Studio model"):
+        open_model(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ModelFileError, match="No model file at"):
+        open_model(tmp_path / "nothing.safetensors")
+
+
+def test_truncated_model_file(trained, tmp_path):
+    path = save_model(tmp_path / "m.safetensors", trained.model, trained.config, epoch=1)
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(ModelFileError, match="is damaged or not a model file"):
+        open_model(path)
+
+
+class ExampleVAE(torch.nn.Module):
+    """The network of the PyTorch example vae/main.py, as its users saved it."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(784, 400)
+        self.fc21 = torch.nn.Linear(400, 20)
+        self.fc22 = torch.nn.Linear(400, 20)
+        self.fc3 = torch.nn.Linear(20, 400)
+        self.fc4 = torch.nn.Linear(400, 784)
+
+    def decode(self, z):
+        return torch.sigmoid(self.fc4(torch.relu(self.fc3(z))))
+
+    def encode(self, x):
+        h1 = torch.relu(self.fc1(x))
+        return self.fc21(h1), self.fc22(h1)
+
+
+def test_import_pytorch_example_state_dict(tmp_path):
+    example = ExampleVAE()
+    path = tmp_path / "vae.pth"
+    torch.save(example.state_dict(), path)
+    saved = open_model(path)
+    x, z = torch.rand(3, 784), torch.randn(3, 20)
+    with torch.no_grad():
+        assert torch.allclose(saved.model.decode(z), example.decode(z), atol=1e-6)
+        for ours, theirs in zip(saved.model.encode(x), example.encode(x)):
+            assert torch.allclose(ours, theirs, atol=1e-6)
+    assert saved.config == ModelConfig("mlp", 20, 400)
+
+
+def test_import_refuses_other_state_dicts_and_pickles(tmp_path):
+    path = tmp_path / "other.pt"
+    torch.save({"layer.weight": torch.zeros(2)}, path)
+    with pytest.raises(ModelFileError, match="is not the PyTorch example's VAE: expected the keys"):
+        import_pytorch_example(path)
+    evil = tmp_path / "evil.pt"
+    torch.save({"fc1.weight": ExampleVAE}, evil)  # a class: only a full unpickle could read it
+    with pytest.raises(ModelFileError, match="is not a PyTorch state_dict that can be read safely"):
+        open_model(evil)

@@ -1,0 +1,116 @@
+import math
+
+import pytest
+import torch
+
+from vaestudio.core.errors import ConfigError, DeviceError
+from vaestudio.core.models import ModelConfig
+from vaestudio.core.training import (EpochResult, StepProgress, Trainer, TrainingConfig, TrainingControl,
+                                     TrainingDivergedError)
+
+SMALL = ModelConfig("mlp", latent_dim=4, hidden=32)
+
+
+def run_all(trainer):
+    return list(trainer.run())
+
+
+def test_loss_falls_and_records_are_complete(splits):
+    trainer = Trainer(TrainingConfig(model=SMALL, epochs=3, batch_size=32, device="cpu"), splits)
+    records = run_all(trainer)
+    steps = [r for r in records if isinstance(r, StepProgress)]
+    epochs = [r for r in records if isinstance(r, EpochResult)]
+    assert len(steps) == 3 * 8 and [e.epoch for e in epochs] == [1, 2, 3]
+    assert epochs[-1].test.loss < epochs[0].test.loss
+    assert len(epochs[-1].test.kl_per_dim) == 4
+    assert math.isclose(sum(epochs[-1].test.kl_per_dim), epochs[-1].test.kl, rel_tol=1e-6)
+    assert len(trainer.history.step_loss) == 24
+
+
+def test_same_seed_same_weights(splits):
+    def train_once():
+        trainer = Trainer(TrainingConfig(model=SMALL, epochs=1, batch_size=64, device="cpu", seed=7), splits)
+        run_all(trainer)
+        return trainer.state_snapshot()
+    first, second = train_once(), train_once()
+    assert all(torch.equal(first[name], second[name]) for name in first)
+
+
+def test_stop_and_pause_between_steps(splits):
+    control = TrainingControl()
+    trainer = Trainer(TrainingConfig(model=SMALL, epochs=5, batch_size=32, device="cpu"), splits, control=control)
+    seen = 0
+    for record in trainer.run():
+        seen += 1
+        if seen == 3:
+            control.stop()
+    assert seen == 3 and trainer.epoch == 0
+    assert not control.paused
+
+
+def test_pause_blocks_until_resume(splits):
+    import threading
+    control = TrainingControl()
+    trainer = Trainer(TrainingConfig(model=SMALL, epochs=1, batch_size=32, device="cpu"), splits, control=control)
+    iterator = trainer.run()
+    next(iterator)
+    control.pause()
+    timer = threading.Timer(0.05, control.resume)
+    timer.start()
+    record = next(iterator)
+    assert isinstance(record, StepProgress) and record.batch == 2
+    timer.join()
+
+
+def test_kl_warmup_ramps_beta(splits):
+    trainer = Trainer(TrainingConfig(model=SMALL, epochs=1, batch_size=32, device="cpu", beta=2.0,
+                                     kl_warmup_epochs=2), splits)
+    assert trainer.beta_at(0) == 0.0
+    assert trainer.beta_at(8) == pytest.approx(1.0)
+    assert trainer.beta_at(1000) == 2.0
+
+
+def test_binarized_pixels_train(splits):
+    trainer = Trainer(TrainingConfig(model=SMALL, epochs=1, batch_size=64, device="cpu", pixels="binarized"), splits)
+    result = run_all(trainer)[-1]
+    assert math.isfinite(result.test.loss)
+
+
+def test_non_finite_loss_stops_and_keeps_finite_weights(splits):
+    trainer = Trainer(TrainingConfig(model=SMALL, epochs=2, batch_size=32, device="cpu"), splits)
+    iterator = trainer.run()
+    next(iterator)
+    before = trainer.state_snapshot()
+    with torch.no_grad():
+        trainer.model.encoder_logvar.bias.fill_(1e6)  # exp(1e6) overflows: the next loss is inf
+    poisoned = trainer.state_snapshot()
+    with pytest.raises(TrainingDivergedError, match="model keeps its last finite weights. Lower the learning rate"):
+        next(iterator)
+    after = trainer.state_snapshot()
+    assert all(torch.equal(after[name], poisoned[name]) for name in after)
+    assert not all(torch.equal(after[name], before[name]) for name in after)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"epochs": 0}, "Epochs must be 1 or more"),
+    ({"batch_size": 0}, "Batch size must be between 1 and 65536"),
+    ({"lr": 0.0}, "Learning rate must be above 0"),
+    ({"lr": float("nan")}, "Learning rate must be above 0"),
+    ({"beta": -1.0}, "Beta \\(the KL weight\\) must be between 0 and 1000"),
+    ({"pixels": "grey"}, "Unknown pixel mode 'grey'"),
+])
+def test_bad_training_config(changes, message, splits):
+    values = {"model": SMALL, "device": "cpu", **changes}
+    with pytest.raises(ConfigError, match=message):
+        Trainer(TrainingConfig(**values), splits)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_requested_without_gpu(splits):
+    with pytest.raises(DeviceError, match="no CUDA GPU is available here. Use --device cpu"):
+        Trainer(TrainingConfig(model=SMALL, device="cuda"), splits)
+
+
+def test_unknown_device(splits):
+    with pytest.raises(DeviceError, match="Unknown device 'tpu'"):
+        Trainer(TrainingConfig(model=SMALL, device="tpu"), splits)

@@ -1,0 +1,264 @@
+"""The training loop: one generator that the CLI and the GUI's worker thread both drive.
+
+`Trainer.run()` yields plain records (`StepProgress` every step, `EpochResult` at each
+epoch end) and checks a `TrainingControl` between steps for pause, resume and stop. It
+knows nothing of how its records are shown.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Iterator
+
+import torch
+
+from .datasets import DatasetSplits
+from .devices import resolve_device
+from .errors import ConfigError, TrainingError
+from .evaluation import PIXEL_MODES, EvaluationResult, evaluate, to_pixels
+from .models import VAE, ModelConfig, build_model
+from .objectives import negative_elbo
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Everything that decides a training run; saved into the model file."""
+
+    dataset: str = "mnist"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    beta: float = 1.0
+    kl_warmup_epochs: float = 0.0
+    pixels: str = "continuous"
+    seed: int = 1
+    device: str = "auto"
+
+    def validate(self) -> "TrainingConfig":
+        self.model.validate()
+        if not 1 <= self.epochs <= 100_000:
+            raise ConfigError(f"Epochs must be 1 or more (got {self.epochs}).")
+        if not 1 <= self.batch_size <= 65_536:
+            raise ConfigError(f"Batch size must be between 1 and 65536 (got {self.batch_size}).")
+        if not (math.isfinite(self.lr) and 0 < self.lr <= 1):
+            raise ConfigError(f"Learning rate must be above 0 and at most 1 (got {self.lr}).")
+        if not (math.isfinite(self.beta) and 0 <= self.beta <= 1000):
+            raise ConfigError(f"Beta (the KL weight) must be between 0 and 1000 (got {self.beta}).")
+        if not (math.isfinite(self.kl_warmup_epochs) and self.kl_warmup_epochs >= 0):
+            raise ConfigError(f"KL warm-up must be 0 or more epochs (got {self.kl_warmup_epochs}).")
+        if self.pixels not in PIXEL_MODES:
+            raise ConfigError(f"Unknown pixel mode {self.pixels!r}: choose {' or '.join(PIXEL_MODES)}.")
+        return self
+
+    def to_dict(self) -> dict:
+        values = asdict(self)
+        values["model"] = self.model.to_dict()
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainingConfig":
+        known = {key: values[key] for key in cls.__dataclass_fields__ if key in values and key != "model"}
+        return cls(model=ModelConfig.from_dict(values["model"]), **known)
+
+
+@dataclass
+class StepProgress:
+    """One optimisation step; losses are per-image means of the batch, in nats."""
+
+    epoch: int
+    step: int
+    batch: int
+    batches: int
+    loss: float
+    reconstruction: float
+    kl: float
+    beta: float
+    samples_per_second: float
+
+
+@dataclass
+class EpochResult:
+    """The end of an epoch: training means, the test evaluation and timing."""
+
+    epoch: int
+    epochs: int
+    train_loss: float
+    train_reconstruction: float
+    train_kl: float
+    test: EvaluationResult
+    seconds: float
+    samples_per_second: float
+
+    def to_dict(self) -> dict:
+        values = asdict(self)
+        values["test"] = self.test.to_dict()
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "EpochResult":
+        known = {key: values[key] for key in cls.__dataclass_fields__ if key in values and key != "test"}
+        return cls(test=EvaluationResult.from_dict(values["test"]), **known)
+
+
+@dataclass
+class TrainingHistory:
+    """Per-step losses (for the live plot) and per-epoch results, saved with the model."""
+
+    step_loss: list[float] = field(default_factory=list)
+    step_reconstruction: list[float] = field(default_factory=list)
+    step_kl: list[float] = field(default_factory=list)
+    epochs: list[EpochResult] = field(default_factory=list)
+
+    def record_step(self, progress: StepProgress) -> None:
+        self.step_loss.append(progress.loss)
+        self.step_reconstruction.append(progress.reconstruction)
+        self.step_kl.append(progress.kl)
+
+
+class TrainingControl:
+    """Thread-safe pause, resume and stop flags, checked by the loop between steps."""
+
+    def __init__(self) -> None:
+        self._running = threading.Event()
+        self._running.set()
+        self._stop = threading.Event()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def wait_while_paused(self) -> None:
+        self._running.wait()
+
+
+class TrainingDivergedError(TrainingError):
+    """The loss became NaN or infinite; the model keeps its last finite weights."""
+
+
+class Trainer:
+    """Owns the model, optimiser and data on the training device and runs the loop."""
+
+    def __init__(self, config: TrainingConfig, data: DatasetSplits, *, model: VAE | None = None,
+                 optimizer_state: dict | None = None, history: TrainingHistory | None = None,
+                 start_epoch: int = 0, control: TrainingControl | None = None) -> None:
+        self.config = config.validate()
+        self.device = resolve_device(config.device)
+        self.control = control or TrainingControl()
+        torch.manual_seed(config.seed)
+        self.model = (model or build_model(config.model)).to(self.device)
+        self.model.train()
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        if optimizer_state is not None:
+            self.optimizer.load_state_dict(optimizer_state)
+            for group in self.optimizer.param_groups:
+                group["lr"] = config.lr
+        self.history = history or TrainingHistory()
+        self.epoch = start_epoch
+        self.dataset_name = data.train.name
+        self.class_names = list(data.train.class_names)
+        try:
+            self.train_images = data.train.images.to(self.device)
+            self.test_images = data.test.images.to(self.device)
+        except torch.cuda.OutOfMemoryError as error:
+            raise TrainingError(f"The dataset does not fit in {self.device} memory. Train on the CPU "
+                                "(--device cpu) or free GPU memory.") from error
+        self.test_labels = data.test.labels
+        if len(self.train_images) == 0 or len(self.test_images) == 0:
+            raise ConfigError("The dataset has no training or no test images.")
+        self._shuffle = torch.Generator(device="cpu").manual_seed(config.seed + start_epoch)
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return math.ceil(len(self.train_images) / self.config.batch_size)
+
+    def beta_at(self, step: int) -> float:
+        """beta, ramped linearly from 0 over the warm-up epochs."""
+        warmup_steps = self.config.kl_warmup_epochs * self.batches_per_epoch
+        if warmup_steps <= 0:
+            return self.config.beta
+        return self.config.beta * min(1.0, step / warmup_steps)
+
+    def run(self) -> Iterator[StepProgress | EpochResult]:
+        """Train until `config.epochs` epochs are done or a stop is requested."""
+        while self.epoch < self.config.epochs and not self.control.stop_requested:
+            epoch_result = yield from self._run_epoch()
+            if epoch_result is None:
+                return
+            yield epoch_result
+
+    def _run_epoch(self) -> Iterator[StepProgress]:
+        config, count = self.config, len(self.train_images)
+        epoch = self.epoch + 1
+        order = torch.randperm(count, generator=self._shuffle).to(self.device)
+        shuffled = self.train_images.index_select(0, order)
+        loss_sum = reconstruction_sum = kl_sum = 0.0
+        started = time.perf_counter()
+        paused_seconds = 0.0
+        for batch in range(self.batches_per_epoch):
+            if self.control.paused:
+                pause_started = time.perf_counter()
+                self.control.wait_while_paused()
+                paused_seconds += time.perf_counter() - pause_started
+            if self.control.stop_requested:
+                return None
+            step = len(self.history.step_loss)
+            x = to_pixels(shuffled[batch * config.batch_size:(batch + 1) * config.batch_size], config.pixels)
+            progress = self._step(x, epoch, step, batch, started, paused_seconds)
+            loss_sum += progress.loss * len(x)
+            reconstruction_sum += progress.reconstruction * len(x)
+            kl_sum += progress.kl * len(x)
+            self.history.record_step(progress)
+            yield progress
+        seconds = time.perf_counter() - started - paused_seconds
+        test = evaluate(self.model, self.test_images, pixels=config.pixels, seed=config.seed)
+        self.model.train()
+        self.epoch = epoch
+        result = EpochResult(epoch, config.epochs, loss_sum / count, reconstruction_sum / count, kl_sum / count,
+                             test, seconds, count / max(seconds, 1e-9))
+        self.history.epochs.append(result)
+        return result
+
+    def _step(self, x: torch.Tensor, epoch: int, step: int, batch: int, started: float,
+              paused_seconds: float) -> StepProgress:
+        beta = self.beta_at(step)
+        try:
+            logits, mu, logvar = self.model(x)
+            terms = negative_elbo(logits, x, mu, logvar, beta)
+            values = torch.stack([terms.loss, terms.reconstruction, terms.kl]).tolist()
+            if not all(math.isfinite(value) for value in values):
+                raise TrainingDivergedError(
+                    f"The loss became {values[0]} at epoch {epoch}, step {step + 1}; training stopped and the "
+                    "model keeps its last finite weights. Lower the learning rate or beta and train again.")
+            self.optimizer.zero_grad(set_to_none=True)
+            terms.loss.backward()
+            self.optimizer.step()
+        except torch.cuda.OutOfMemoryError as error:
+            raise TrainingError(f"The GPU ran out of memory at batch size {self.config.batch_size}. "
+                                "Use a smaller batch size or train on the CPU.") from error
+        size = len(x)
+        elapsed = time.perf_counter() - started - paused_seconds
+        return StepProgress(epoch, step + 1, batch + 1, self.batches_per_epoch, values[0] / size,
+                            values[1] / size, values[2] / size, beta,
+                            (batch * self.config.batch_size + size) / max(elapsed, 1e-9))
+
+    def state_snapshot(self) -> dict[str, torch.Tensor]:
+        """A CPU copy of the weights that another thread may use freely."""
+        return {name: tensor.detach().to("cpu", copy=True) for name, tensor in self.model.state_dict().items()}
