@@ -16,6 +16,7 @@ from .core.errors import ConfigError
 from .core.evaluation import evaluate as evaluate_model
 from .core.models import ModelConfig
 from .core.training import EpochResult, StepProgress, Trainer, TrainingConfig, TrainingDivergedError
+from .sheet_command import export_table, sheet  # noqa: F401 (handlers of `vaestudio sheet` and `vaestudio export`)
 
 
 def _print_progress(bar: ProgressBar):
@@ -118,7 +119,7 @@ def evaluate(args: argparse.Namespace) -> int:
     print(f"  reconstruction             {result.reconstruction:9.3f}")
     print(f"  KL                         {result.kl:9.3f}")
     if result.iwae is not None:
-        print(f"  IWAE bound (K={result.iwae_samples:<4})       {result.iwae:9.3f}")
+        print(f"  {f'IWAE bound (K={result.iwae_samples})':<26} {result.iwae:9.3f}")
     print(f"  active units               {result.active_units} of {saved.config.latent_dim}")
     return 0
 
