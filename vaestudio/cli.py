@@ -7,6 +7,7 @@ import sys
 
 from . import __version__
 from .core.errors import VaeStudioError
+from .sheet_command import add_commands as add_sheet_commands
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(fetch)
     listing = data_commands.add_parser("list", help="the named datasets and whether they are here")
     _add_data_options(listing)
+    add_sheet_commands(commands, _add_data_options)
     return parser
 
 
@@ -63,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         from .gui.app import run_app
         return run_app()
     from . import commands
-    handler = {"train": commands.train, "eval": commands.evaluate, "data": commands.data}[args.command]
+    handler = {"train": commands.train, "eval": commands.evaluate, "data": commands.data,
+               "sheet": commands.sheet, "export": commands.export_table}[args.command]
     try:
         return handler(args)
     except VaeStudioError as error:
