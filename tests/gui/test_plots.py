@@ -1,0 +1,116 @@
+"""The live loss plot and the KL bars hold exactly the points they were sent."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vaestudio.core.evaluation import EvaluationResult
+from vaestudio.core.training import EpochResult, TrainingHistory
+from vaestudio.gui.kl_bars import COLLAPSED_COLOUR, USED_COLOUR, KLBars
+from vaestudio.gui.loss_plot import LossPlot, batches_per_epoch, exponential_smoothing
+
+
+def _records(epoch: int, batches: int, start: float = 100.0) -> np.ndarray:
+    rows = []
+    for batch in range(1, batches + 1):
+        loss = start - batch
+        rows.append((epoch, batch, batches, loss, 0.75 * loss, 0.25 * loss, 1000.0))
+    return np.array(rows, dtype=np.float64)
+
+
+def _epoch(epoch: int, loss: float, kl_per_dim=(1.0, 0.0)) -> EpochResult:
+    test = EvaluationResult(loss, loss - 5, 5.0, list(kl_per_dim), 1, images=10)
+    return EpochResult(epoch, 4, loss + 1, loss - 4, 5.0, test, 2.0, 50.0)
+
+
+def _points(curve) -> int:
+    x, _ = curve.getData()
+    return 0 if x is None else len(x)
+
+
+@pytest.fixture
+def plot(qtbot):
+    widget = LossPlot()
+    qtbot.addWidget(widget)
+    return widget
+
+
+def test_the_plot_holds_the_points_it_was_sent(plot):
+    first, second = _records(1, 4), _records(2, 4, start=90.0)
+    plot.append_steps(first)
+    plot.append_steps(second)
+    plot.add_epoch(_epoch(1, 95.0))
+    plot.redraw()
+    x, y = plot.raw_curves["loss"].getData()
+    assert np.allclose(x, [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0])
+    assert np.allclose(y, np.concatenate([first[:, 3], second[:, 3]]))
+    _, reconstruction = plot.raw_curves["reconstruction"].getData()
+    assert np.allclose(reconstruction, np.concatenate([first[:, 4], second[:, 4]]))
+    _, kl = plot.raw_curves["kl"].getData()
+    assert np.allclose(kl, np.concatenate([first[:, 5], second[:, 5]]))
+    _, smooth = plot.smooth_curves["loss"].getData()
+    assert np.allclose(smooth, exponential_smoothing(y, None))
+    test_x, test_y = plot.test_curves["loss"].getData()
+    assert test_x.tolist() == [1.0] and test_y.tolist() == [95.0]
+    assert "test loss 95.00" in plot.summary.text()
+
+
+def test_the_plot_redraws_from_its_timer_not_on_every_batch(plot, qtbot):
+    plot.redraw()
+    plot.append_steps(_records(1, 3))
+    assert _points(plot.raw_curves["loss"]) == 0
+    with qtbot.waitSignal(plot.timer.timeout, timeout=2_000):
+        pass
+    assert _points(plot.raw_curves["loss"]) == 3
+
+
+def test_smoothing_carries_over_between_batches(plot):
+    records = _records(1, 40)
+    plot.append_steps(records[:10])
+    plot.append_steps(records[10:])
+    assert np.allclose(plot.smooth["loss"].y, exponential_smoothing(records[:, 3], None))
+    assert plot.smooth["loss"].y[-1] > records[-1, 3]  # lags behind a falling loss
+
+
+def test_terms_toggle_and_log_scale(plot):
+    plot.set_term_visible("kl", False)
+    assert not plot.raw_curves["kl"].isVisible() and not plot.test_curves["kl"].isVisible()
+    assert plot.raw_curves["reconstruction"].isVisible()
+    plot.set_term_visible("kl", True)
+    assert plot.smooth_curves["kl"].isVisible()
+    plot.set_log_scale(True)
+    assert plot.log_box.isChecked() and plot.plot_item.getAxis("left").logMode
+    plot.log_box.setChecked(False)
+    assert not plot.plot_item.getAxis("left").logMode
+
+
+def test_a_saved_history_is_plotted_in_epochs(plot):
+    history = TrainingHistory(step_loss=[9.0, 8.0, 7.0, 6.0], step_reconstruction=[6.0, 5.0, 4.0, 3.0],
+                              step_kl=[3.0] * 4, epochs=[_epoch(1, 7.5), _epoch(2, 6.5)])
+    history.epochs[0].samples_per_second, history.epochs[0].seconds = 50.0, 2.0  # 100 images
+    assert batches_per_epoch(history, batch_size=50) == 2
+    plot.set_history(history, batch_size=50)
+    x, y = plot.raw_curves["loss"].getData()
+    assert x.tolist() == [0.5, 1.0, 1.5, 2.0] and y.tolist() == history.step_loss
+    assert plot.test_curves["kl"].getData()[1].tolist() == [5.0, 5.0]
+    plot.clear()
+    assert _points(plot.raw_curves["loss"]) == 0 and plot.raw["loss"].count == 0
+
+
+def test_kl_bars_show_each_dimension_and_the_active_units(qtbot):
+    bars = KLBars()
+    qtbot.addWidget(bars)
+    bars.show_kl([2.5, 0.001, 0.7, 0.0], active_units=2)
+    assert bars.kl.tolist() == [2.5, 0.001, 0.7, 0.0]
+    heights = bars.bars.opts["height"]
+    assert heights[0] == 2.5 and heights[2] == 0.7
+    assert 0 < heights[3] < 0.1 and heights[1] == heights[3]  # collapsed dimensions stay visible as slivers
+    assert bars.bars.opts["x"].tolist() == [0, 1, 2, 3]
+    colours = [brush.color().getRgb()[:3] for brush in bars.bars._brushes]
+    assert colours == [USED_COLOUR, COLLAPSED_COLOUR, USED_COLOUR, COLLAPSED_COLOUR]
+    assert "2 of 4" in bars.title.text()
+    bars.show_kl([1.0] * 3, active_units=3)
+    assert bars.bars.opts["height"].tolist() == [1.0] * 3 and "3 of 3" in bars.title.text()
+    bars.clear()
+    assert len(bars.bars.opts["height"]) == 0

@@ -1,0 +1,97 @@
+"""The run set-up form: validation as typed, folders as datasets, the config it builds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vaestudio.core.errors import DatasetError
+from vaestudio.core.models import ModelConfig
+from vaestudio.core.training import TrainingConfig
+from vaestudio.gui.training_panel import TrainingPanel, folder_dataset_spec
+
+
+@pytest.fixture
+def panel(qtbot):
+    widget = TrainingPanel()
+    qtbot.addWidget(widget)
+    return widget
+
+
+def test_the_form_builds_a_training_config(panel):
+    panel.latent_dim.setValue(2)
+    panel.hidden.setValue(128)
+    panel.model_kind.setCurrentIndex(panel.model_kind.findData("conv"))
+    panel.beta.setValue(4.0)
+    panel.epochs.setValue(3)
+    panel.batch_size.setValue(64)
+    panel.learning_rate.setText("3e-4")
+    panel.seed.setValue(42)
+    config = panel.config()
+    assert config.model == ModelConfig("conv", 2, 128)
+    assert (config.beta, config.epochs, config.batch_size, config.lr, config.seed) == (4.0, 3, 64, 3e-4, 42)
+    assert config.device == "auto" and panel.device.itemData(0) == "auto"
+    assert panel.dataset.itemData(panel.dataset.count() - 1) is None  # "Open folder…"
+
+
+@pytest.mark.parametrize("text", ["", "fast", "0", "-1e-3", "2", "nan", "inf"])
+def test_an_impossible_learning_rate_cannot_be_started(panel, qtbot, text):
+    panel.learning_rate.setText(text)
+    assert not panel.start_action.isEnabled()
+    assert "learning rate" in panel.problem().lower()
+    assert panel.problem_label.text() and "border" in panel.learning_rate.styleSheet()
+    panel.learning_rate.setText("1e-3")
+    assert panel.start_action.isEnabled() and panel.problem() is None
+
+
+def test_a_half_typed_number_is_caught_as_typed(panel, qtbot):
+    panel.latent_dim.lineEdit().selectAll()
+    qtbot.keyClicks(panel.latent_dim.lineEdit(), "1")  # below the minimum of 2
+    assert not panel.start_action.isEnabled() and "latent size" in panel.problem()
+    qtbot.keyClicks(panel.latent_dim.lineEdit(), "6")
+    assert panel.start_action.isEnabled() and panel.config().model.latent_dim == 16
+    qtbot.keyClicks(panel.latent_dim.lineEdit(), "0")  # 160 is above the maximum: the key is refused
+    assert panel.config().model.latent_dim == 16
+
+
+def test_running_disables_the_form(panel):
+    panel.set_running(True, TrainingConfig())
+    assert not panel.start_action.isEnabled() and panel.pause_action.isEnabled()
+    assert not panel.latent_dim.isEnabled()
+    panel.set_running(False)
+    assert panel.start_action.isEnabled() and not panel.stop_action.isEnabled()
+
+
+def test_progress_shows_epoch_run_speed_and_time_left(panel):
+    panel.set_running(True, TrainingConfig(epochs=4, batch_size=100))
+    panel.show_steps(np.array([[2, 5, 10, 50.0, 40.0, 10.0, 100.0]]))
+    assert panel.epoch_bar.value() == 5 and panel.epoch_bar.maximum() == 10
+    assert panel.run_bar.value() == 375
+    assert "100 images/s" in panel.speed_label.text()
+    assert panel.time_left_label.text() == "0:25 left"  # 25 batches of 100 images at 100 images/s
+
+
+def test_folders_become_dataset_specs(tmp_path, panel):
+    from conftest import write_tiny_idx
+
+    idx = write_tiny_idx(tmp_path / "idx")
+    assert folder_dataset_spec(idx) == f"idx:{idx}"
+    images = tmp_path / "images"
+    for label in ("cat", "dog"):
+        (images / label).mkdir(parents=True)
+        Image.fromarray(np.zeros((28, 28), np.uint8)).save(images / label / "1.png")
+    assert folder_dataset_spec(images) == f"images:{images}"
+    (idx / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(DatasetError, match="only some of the four IDX files"):
+        folder_dataset_spec(idx)
+    with pytest.raises(DatasetError, match="not a folder"):
+        folder_dataset_spec(tmp_path / "missing")
+
+    assert panel.use_folder(images)
+    assert panel.config().dataset == f"images:{images}"
+    assert panel.dataset.currentText() == "Folder: images"
+    assert panel.use_folder(images) and panel.dataset.findText("Folder: images") == panel.dataset.currentIndex()
+    assert Path(panel.config().dataset.partition(":")[2]) == images

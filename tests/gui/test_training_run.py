@@ -1,0 +1,153 @@
+"""Training from the window: a run on a tiny dataset, pause/resume, stop, autosave, the model session."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vaestudio.core.checkpoints import open_model
+from vaestudio.core.paths import runs_dir
+from vaestudio.gui.training_worker import STEP_COLUMNS
+
+
+def test_a_run_trains_publishes_snapshots_and_autosaves(window, qtbot, tiny_config):
+    config = tiny_config(epochs=2)
+    with qtbot.waitSignal(window.runStarted) as started:
+        run = window.start_training(config)
+    assert started.args == [run]
+    assert not window.panel.start_action.isEnabled()
+    with qtbot.waitSignal(run.ended, timeout=30_000) as ended:
+        pass
+    assert ended.args == ["completed"]
+    assert not run.thread.isRunning()
+
+    assert window.session.origin == "trained"
+    assert window.session.model is not None and window.session.epoch == 2
+    assert window.session.model.config == config.model
+    assert len(window.history.epochs) == 2
+    assert len(window.history.step_loss) == 2 * run.info.batches_per_epoch
+    assert window.loss_plot.raw["loss"].count == len(window.history.step_loss)
+    assert window.kl_bars.kl.shape == (config.model.latent_dim,)
+
+    saved = open_model(run.request.model_path)
+    assert run.request.model_path.parent.parent == runs_dir()
+    assert saved.epoch == 2 and saved.optimizer_state is not None
+    assert saved.history.step_loss == window.history.step_loss
+    for name, tensor in saved.model.state_dict().items():
+        assert np.allclose(tensor.numpy(), window.session.model.state_dict()[name].numpy())
+    assert window.panel.start_action.isEnabled()
+    assert "after epoch 2" in window.panel.status_label.text()
+
+
+def test_steps_arrive_in_batches_of_plain_arrays(window, qtbot, tiny_config):
+    batches = []
+    run = window.start_training(tiny_config(epochs=3))
+    run.worker.steps.connect(window.loss_plot.append_steps)  # extra receiver: must not disturb the window
+    window.stepsShown.connect(batches.append)
+    with qtbot.waitSignal(run.ended, timeout=30_000):
+        pass
+    assert sum(batches) == 3 * run.info.batches_per_epoch
+    assert len(batches) < sum(batches)  # several steps per signal, never one signal per step
+    assert window.loss_plot.raw["loss"].count == 2 * sum(batches)
+    assert len(STEP_COLUMNS) == 7
+
+
+def test_pause_holds_the_loop_and_resume_goes_on(window, qtbot, tiny_config):
+    run = window.start_training(tiny_config(epochs=10_000))
+    with qtbot.waitSignal(window.epochFinished, timeout=30_000):
+        pass
+    with qtbot.waitSignal(window.pausedChanged, check_params_cb=lambda paused: paused, timeout=10_000):
+        window.panel.pause_action.trigger()
+    assert run.control.paused
+    assert window.panel.pause_action.text() == "Resume"
+    steps = len(window.history.step_loss)
+    with qtbot.assertNotEmitted(window.stepsShown, wait=200):
+        pass
+    assert len(window.history.step_loss) == steps
+
+    window.panel.pause_action.trigger()
+    assert window.panel.pause_action.text() == "Pause"
+    with qtbot.waitSignal(window.epochFinished, timeout=30_000):
+        pass
+    assert len(window.history.step_loss) > steps
+
+    with qtbot.waitSignal(run.ended, timeout=30_000) as ended:
+        window.panel.stop_action.trigger()
+    assert ended.args == ["stopped"]
+    assert open_model(run.request.model_path).epoch == window.session.epoch >= 2
+    assert window.panel.start_action.isEnabled() and not window.panel.stop_action.isEnabled()
+
+
+def test_stop_while_paused_ends_the_run(window, qtbot, tiny_config):
+    run = window.start_training(tiny_config(epochs=10_000))
+    with qtbot.waitSignal(window.pausedChanged, check_params_cb=lambda paused: paused, timeout=30_000):
+        window.toggle_pause()
+    with qtbot.waitSignal(run.ended, timeout=30_000) as ended:
+        window.stop_training()
+    assert ended.args == ["stopped"]
+    assert not run.thread.isRunning()
+
+
+def test_shutdown_blocks_until_the_thread_has_ended(window, qtbot, tiny_config):
+    run = window.start_training(tiny_config(epochs=10_000))
+    with qtbot.waitSignal(window.epochFinished, timeout=30_000):
+        pass
+    window.shutdown()
+    assert run.thread.isFinished()
+    with qtbot.waitSignal(run.ended, timeout=5_000) as ended:
+        pass
+    assert ended.args == ["stopped"]
+
+
+def test_the_training_thread_uses_the_chosen_torch_threads(window, qtbot, tiny_config, monkeypatch):
+    import torch
+
+    seen = []
+    original = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda count: (seen.append(count), original(count)))
+    window.training_threads = 1
+    before = torch.get_num_threads()
+    run = window.start_training(tiny_config(epochs=1))
+    with qtbot.waitSignal(run.ended, timeout=30_000):
+        pass
+    assert seen == [1, before]
+
+
+def test_the_window_handles_training_signals_on_the_gui_thread(qtbot, tiny_config):
+    import threading
+
+    from vaestudio.gui.main_window import MainWindow
+
+    seen: set[tuple[str, int]] = set()
+
+    class RecordingWindow(MainWindow):
+        def _on_steps(self, records):
+            seen.add(("steps", threading.get_ident()))
+            super()._on_steps(records)
+
+        def _on_epoch(self, result):
+            seen.add(("epoch", threading.get_ident()))
+            super()._on_epoch(result)
+
+        def _on_snapshot(self, state, epoch):
+            seen.add(("snapshot", threading.get_ident()))
+            assert all(tensor.device.type == "cpu" for tensor in state.values())
+            super()._on_snapshot(state, epoch)
+
+    window = RecordingWindow()
+    qtbot.addWidget(window)
+    run = window.start_training(tiny_config(epochs=2))
+    with qtbot.waitSignal(run.ended, timeout=30_000):
+        pass
+    assert {name for name, _ in seen} == {"steps", "epoch", "snapshot"}
+    assert {ident for _, ident in seen} == {threading.main_thread().ident}
+
+
+def test_train_menu_holds_the_run_actions_with_shortcuts(window):
+    menus = {action.text().replace("&", ""): action.menu() for action in window.menuBar().actions()}
+    assert set(menus) == {"File", "Train", "View", "Help"}
+    train = [action.text() for action in menus["Train"].actions()]
+    assert train == ["Start", "Pause", "Stop"]
+    assert window.panel.start_action.shortcut().toString() == "Ctrl+R"
+    assert window.panel.pause_action.shortcut().toString() == "Ctrl+P"
+    assert window.panel.stop_action.shortcut().toString() == "Ctrl+."
+    assert window.windowTitle() == "VAE Studio"

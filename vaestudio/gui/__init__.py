@@ -1,0 +1,1 @@
+"""Everything Qt: the window, the training thread and the panels. A thin layer over vaestudio.core."""
