@@ -193,3 +193,18 @@ def test_build_map_encodes_the_chosen_images_and_keeps_labels_aligned(model) -> 
                           tsne_config=TSNEConfig(perplexity=5, iterations=50, seed=0), tsne_points=10)
     assert len(subsample.layout.rows) == 10
     np.testing.assert_array_equal(subsample.labels, labels[indices][subsample.layout.rows])
+
+
+def test_posterior_outline_is_the_projected_ellipse():
+    from vaestudio.core.latent import DimensionProjection, posterior_outline
+
+    projection = DimensionProjection(4, 1, 3)
+    mu = np.array([9.0, 1.0, 9.0, -2.0])
+    logvar = np.log(np.array([5.0, 0.25, 5.0, 1.0]))
+    centre, outline = posterior_outline(projection, mu, logvar, stds=2.0, points=33)
+    assert np.allclose(centre, [1.0, -2.0])
+    # Dimension 1 has std 0.5 and dimension 3 std 1: the 2-std ellipse reaches 1 and 2 from the centre.
+    offsets = outline - centre
+    assert np.allclose(np.abs(offsets[:, 0]).max(), 1.0, atol=1e-3)
+    assert np.allclose(np.abs(offsets[:, 1]).max(), 2.0, atol=1e-2)
+    assert np.allclose((offsets[:, 0] / 1.0) ** 2 + (offsets[:, 1] / 2.0) ** 2, 1.0, atol=1e-4)

@@ -208,7 +208,8 @@ class MapLayout:
 
 
 def layout_map(mu: np.ndarray, kind: str, first: int = 0, second: int = 1, tsne_config: TSNEConfig | None = None,
-               tsne_points: int = 2000, init: np.ndarray | None = None, progress: TSNEProgress | None = None) -> MapLayout:
+               tsne_points: int = 2000, init: np.ndarray | None = None,
+               progress: TSNEProgress | None = None) -> MapLayout:
     """Place means (N, D) on a map: on a plane (see `make_plane`) or by t-SNE of a seeded subsample.
 
     For t-SNE the subsample is `tsne_points` rows chosen with the config's seed, and the
@@ -243,3 +244,16 @@ def build_map(model: VAE | None, images: np.ndarray, labels: np.ndarray, indices
         mu = encode_images(model, torch.from_numpy(np.ascontiguousarray(images[indices]))).mu
     layout = layout_map(mu, kind, first, second, tsne_config, tsne_points, init, progress)
     return LatentMapData(np.asarray(indices), mu, layout, np.asarray(labels)[indices][layout.rows])
+
+
+def posterior_outline(projection: Projection, mu: np.ndarray, logvar: np.ndarray, stds: float = 2.0,
+                      points: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Map position (2,) of a posterior N(mu, diag(exp(logvar))) and the outline (points, 2) of its
+    `stds`-standard-deviation ellipse in the projection's plane (the plane's 2x2 covariance)."""
+    centre = projection.to_map(np.asarray(mu).reshape(1, -1))[0].astype(np.float64)
+    variance = np.exp(np.asarray(logvar, dtype=np.float64).reshape(-1))
+    covariance = (projection.axes * variance) @ projection.axes.T
+    root = np.linalg.cholesky(covariance + 1e-12 * np.eye(2))
+    angle = np.linspace(0.0, 2.0 * np.pi, points)
+    circle = np.stack([np.cos(angle), np.sin(angle)])
+    return centre.astype(np.float32), (centre[:, None] + stds * root @ circle).T.astype(np.float32)

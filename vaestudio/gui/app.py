@@ -14,6 +14,7 @@ from ..core.checkpoints import open_model
 from ..core.errors import VaeStudioError
 from ..core.pretrained import default_bundled_model
 from .main_window import MainWindow
+from .workspace import ExplorerWorkspace
 
 ORGANIZATION = "VAE Studio"
 APPLICATION = "VAE Studio"
@@ -63,8 +64,11 @@ def load_bundled_model(window: MainWindow) -> bool:
     return True
 
 
-def create_main_window() -> MainWindow:
+def create_main_window(data_dir: str | None = None) -> MainWindow:
+    """The window with the explorer and its panels, showing the bundled model when nothing else is loaded."""
     window = MainWindow()
+    window.data_dir = data_dir
+    window.workspace = ExplorerWorkspace(window, data_dir=data_dir)
     load_bundled_model(window)
     return window
 

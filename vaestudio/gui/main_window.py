@@ -7,6 +7,8 @@ Other panels join as tabs through `add_panel`.
 
 from __future__ import annotations
 
+import functools
+
 import re
 import shutil
 import time
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea,
                                QSplitter, QTabWidget, QWidget)
 
@@ -69,6 +71,7 @@ class MainWindow(QMainWindow):
         self._close_when_stopped = False
         self._discard_when_stopped = False
         self._saved_path: Path | None = None
+        self._splitters: list[QSplitter] = []  # panels' splitters, remembered between runs
 
         self.setWindowTitle("VAE Studio")
         self.resize(1280, 800)
@@ -321,11 +324,14 @@ class MainWindow(QMainWindow):
         if self.save_action.shortcut().isEmpty():
             self.save_action.setShortcut(QKeySequence("Ctrl+Shift+S"))
         self._action(menu, "Open dataset &folder…", self.panel.choose_folder)
+        self._file_extras = menu.addSeparator()
         menu.addSeparator()
         self._action(menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.file_menu = menu
         menu = self.menuBar().addMenu("&Train")
         menu.addActions([self.panel.start_action, self.panel.pause_action, self.panel.stop_action])
         menu = self.menuBar().addMenu("&View")
+        self.view_menu = menu
         menu.addAction(self.setup_dock.toggleViewAction())
         self.log_action = self._action(menu, "&Log scale", self.loss_plot.set_log_scale, "Ctrl+L", checkable=True)
         self.loss_plot.log_box.toggled.connect(self.log_action.setChecked)
@@ -347,6 +353,25 @@ class MainWindow(QMainWindow):
         action.triggered.connect(slot)
         menu.addAction(action)
         return action
+
+    def add_file_action(self, text: str, slot, shortcut=None) -> QAction:
+        """An entry in the File menu, above Quit (for the panels' exports)."""
+        action = self._action(self.file_menu, text, slot, shortcut)
+        self.file_menu.insertAction(self._file_extras, action)
+        return action
+
+    def tab_shortcuts(self) -> None:
+        """Ctrl+1, Ctrl+2, … switch to the first tabs (Training, Latent space, …)."""
+        for index in range(min(self.tabs.count(), 9)):
+            shortcut = QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self)
+            shortcut.activated.connect(functools.partial(self.tabs.setCurrentIndex, index))
+
+    def restore_splitter(self, splitter: QSplitter) -> None:
+        """Give a panel's splitter (named by objectName) the sizes it had when the window last closed."""
+        self._splitters.append(splitter)
+        value = QSettings().value(f"window/{splitter.objectName()}")
+        if value is not None:
+            splitter.restoreState(value)
 
     def _set_file_actions(self) -> None:
         training = self.run is not None and self.run.alive
@@ -371,7 +396,8 @@ class MainWindow(QMainWindow):
         settings = QSettings()
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/state", self.saveState())
-        settings.setValue("window/trainingSplitter", self.training_view.saveState())
+        for splitter in [self.training_view, *self._splitters]:
+            settings.setValue(f"window/{splitter.objectName()}", splitter.saveState())
         self.panel.save_settings(settings)
 
     def _restore_settings(self) -> None:

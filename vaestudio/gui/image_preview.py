@@ -1,0 +1,157 @@
+"""A 28x28 image shown large and crisp (nearest neighbour, whole-pixel scale) with a caption."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPalette
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+
+def describe_vector(z: np.ndarray) -> str:
+    """A latent vector as a caption: z = [0.12, -1.30, ...]."""
+    return "z = [" + ", ".join(f"{value:.2f}" for value in np.asarray(z).ravel()) + "]"
+
+
+def to_qimage(image: np.ndarray) -> QImage:
+    """A float image in [0, 1] (H, W) as an 8-bit grayscale QImage that owns its pixels."""
+    pixels = np.ascontiguousarray(np.clip(np.asarray(image, dtype=np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8))
+    height, width = pixels.shape
+    return QImage(pixels.data, width, height, width, QImage.Format.Format_Grayscale8).copy()
+
+
+def crisp_rect(image_size: QSize, area: QRect) -> QRect:
+    """The largest rectangle of `area` showing the image at a whole-number scale, centred.
+
+    Falls back to a fractional scale only when the area is smaller than the image itself.
+    """
+    width, height = image_size.width(), image_size.height()
+    fit = min(area.width() / width, area.height() / height)
+    scale = max(int(fit), 1) if fit >= 1 else fit
+    shown = QSize(max(1, round(width * scale)), max(1, round(height * scale)))
+    return QRect(area.x() + (area.width() - shown.width()) // 2, area.y() + (area.height() - shown.height()) // 2,
+                 shown.width(), shown.height())
+
+
+class ImageCanvas(QWidget):
+    """Paints one grayscale image, scaled without smoothing, or a short message."""
+
+    def __init__(self, minimum_side: int = 84, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._qimage: QImage | None = None
+        self._message = ""
+        self.setMinimumSize(minimum_side, minimum_side)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def set_image(self, image: np.ndarray | None) -> None:
+        self._qimage = None if image is None else to_qimage(image)
+        self._message = ""
+        self.update()
+
+    def set_message(self, message: str) -> None:
+        self._qimage = None
+        self._message = message
+        self.update()
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt override)
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt override)
+        return width
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        side = max(self.minimumWidth(), 168)
+        return QSize(side, side)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), self.palette().color(QPalette.ColorRole.Window))
+        if self._qimage is None:
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+            painter.drawText(self.rect().adjusted(6, 6, -6, -6), flags, self._message)
+            return
+        target = crisp_rect(self._qimage.size(), self.rect())
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        painter.drawImage(target, self._qimage)
+        painter.setPen(QColor(128, 128, 128, 160))
+        painter.drawRect(target.adjusted(0, 0, -1, -1))
+
+
+class ImagePreview(QWidget):
+    """A title, a crisp image and a caption underneath (selectable, for copying coordinates)."""
+
+    def __init__(self, title: str = "", minimum_side: int = 84, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._image: np.ndarray | None = None
+        self.title_label = QLabel(title)
+        self.title_label.setStyleSheet("font-weight: 600;")
+        self.title_label.setVisible(bool(title))
+        self.canvas = ImageCanvas(minimum_side)
+        self.caption_label = QLabel()
+        self.caption_label.setWordWrap(True)
+        self.caption_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.caption_label.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(3)
+        layout.addWidget(self.title_label)
+        layout.addWidget(self.canvas, 1)
+        layout.addWidget(self.caption_label)
+
+    def set_image(self, image: np.ndarray | None, caption: str = "") -> None:
+        """Show a float image in [0, 1] of shape (28, 28) (any 2-D shape works)."""
+        self._image = None if image is None else np.array(image, dtype=np.float32)
+        self.canvas.set_image(self._image)
+        self.caption_label.setText(caption)
+
+    def set_message(self, message: str, caption: str = "") -> None:
+        self._image = None
+        self.canvas.set_message(message)
+        self.caption_label.setText(caption)
+
+    def set_title(self, title: str) -> None:
+        self.title_label.setText(title)
+        self.title_label.setVisible(bool(title))
+
+    def image(self) -> np.ndarray | None:
+        """The image shown now (a copy of what was given), or None."""
+        return self._image
+
+    def caption(self) -> str:
+        return self.caption_label.text()
+
+
+class SampleView(QWidget):
+    """A dataset image beside its reconstruction, with a caption (its index and label)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.original = ImagePreview("Original", minimum_side=84)
+        self.reconstruction = ImagePreview("Reconstruction", minimum_side=84)
+        for preview in (self.original, self.reconstruction):
+            preview.canvas.setFixedHeight(5 * 28)  # five screen pixels per image pixel
+        self.caption_label = QLabel()
+        self.caption_label.setWordWrap(True)
+        pair = QHBoxLayout()
+        pair.setContentsMargins(0, 0, 0, 0)
+        pair.addWidget(self.original)
+        pair.addWidget(self.reconstruction)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(pair)
+        layout.addWidget(self.caption_label)
+        self.clear()
+
+    def set_sample(self, original: np.ndarray, reconstruction: np.ndarray, caption: str) -> None:
+        self.original.set_image(original)
+        self.reconstruction.set_image(reconstruction)
+        self.caption_label.setText(caption)
+
+    def clear(self, message: str = "Click a point") -> None:
+        self.original.set_message(message)
+        self.reconstruction.set_message("")
+        self.caption_label.clear()
+
+    def caption(self) -> str:
+        return self.caption_label.text()
