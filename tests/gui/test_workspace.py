@@ -87,3 +87,12 @@ def test_export_dialog_opens_with_the_test_data(workspace, qtbot):
     assert isinstance(dialog, ExportDialog)
     qtbot.addWidget(dialog)
     dialog.close()
+
+
+def test_each_tool_has_an_export_button_for_its_kind(workspace, qtbot, monkeypatch):
+    opened = []
+    monkeypatch.setattr(ExportDialog, "open", lambda self: opened.append(self.kind))
+    for index in range(workspace.tools.count()):
+        workspace.tools.setCurrentIndex(index)
+        workspace.tools.cornerWidget().click()
+    assert opened == ["interpolation", "reconstructions", "traversal", "samples"]

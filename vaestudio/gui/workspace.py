@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QFileDialog, QFrame, QScrollArea, QSplitter, QTabWidget
+from PySide6.QtWidgets import QFileDialog, QFrame, QPushButton, QScrollArea, QSplitter, QTabWidget
 
 from ..core.datasets import ImageDataset
 from ..core.errors import VaeStudioError
@@ -31,6 +31,7 @@ from .sliders_panel import SlidersPanel
 
 
 MAP_HEIGHT, PANEL_HEIGHT = 520, 330  # default heights of the map and of the tools under it
+TOOL_SHEETS = ("interpolation", "reconstructions", "traversal", "samples")  # the export kind of each tool
 
 
 class ExplorerWorkspace(QObject):
@@ -58,6 +59,10 @@ class ExplorerWorkspace(QObject):
             scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
             scroll.setWidget(panel)
             self.tools.addTab(scroll, title)
+        export_button = QPushButton("Export…")
+        export_button.setToolTip("Write what this panel shows as a PNG sheet or GIF (File > Export images…)")
+        export_button.clicked.connect(lambda: self.open_export_dialog(TOOL_SHEETS[self.tools.currentIndex()]))
+        self.tools.setCornerWidget(export_button, Qt.Corner.TopRightCorner)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setObjectName("explorerSplitter")
         self.splitter.addWidget(self.explorer)
