@@ -153,6 +153,15 @@ class TrainingDivergedError(TrainingError):
     """The loss became NaN or infinite; the model keeps its last finite weights."""
 
 
+def make_optimizer(model: VAE, lr: float) -> torch.optim.Adam:
+    """Adam, fused into one kernel where this torch and device support it (a third of the CPU step time
+    of the founding MLP at batch 128 goes to a for-loop Adam otherwise); the plain one elsewhere."""
+    try:
+        return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(model.parameters(), lr=lr)
+
+
 class Trainer:
     """Owns the model, optimiser and data on the training device and runs the loop."""
 
@@ -165,7 +174,7 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.model = (model or build_model(config.model)).to(self.device)
         self.model.train()
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.optimizer = make_optimizer(self.model, config.lr)
         if optimizer_state is not None:
             self.optimizer.load_state_dict(optimizer_state)
             for group in self.optimizer.param_groups:

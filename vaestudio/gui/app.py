@@ -69,7 +69,8 @@ def create_main_window(data_dir: str | None = None) -> MainWindow:
     window = MainWindow()
     window.data_dir = data_dir
     window.workspace = ExplorerWorkspace(window, data_dir=data_dir)
-    load_bundled_model(window)
+    if load_bundled_model(window):  # a newcomer starts on the map, to click a digit into being
+        window.tabs.setCurrentIndex(window.workspace.map_tab)
     return window
 
 
