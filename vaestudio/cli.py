@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--pixels", default="continuous", choices=["continuous", "binarized"])
     train.add_argument("--seed", type=int, default=1)
     train.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    train.add_argument("--out", default="model.safetensors", help="model file, saved after every epoch")
+    train.add_argument("--out", help="model file, saved after every epoch (default: model.safetensors, "
+                       "or the resumed file)")
     train.add_argument("--resume", metavar="MODEL", help="continue training a saved model")
     _add_data_options(train)
 

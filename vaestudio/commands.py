@@ -55,7 +55,7 @@ def train(args: argparse.Namespace) -> int:
                               f"ask for more with --epochs (e.g. --epochs {resume.epoch + 10}).")
     else:
         config = _training_config(args)
-    out = Path(args.out if args.out != "model.safetensors" or resume is None else args.resume)
+    out = Path(args.out or args.resume or "model.safetensors")
     data = load_dataset(config.dataset, data_dir=args.data_dir, progress=_print_progress(bar))
     trainer = Trainer(config, data,
                       model=resume.model if resume else None,

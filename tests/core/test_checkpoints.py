@@ -131,3 +131,20 @@ def test_import_refuses_other_state_dicts_and_pickles(tmp_path):
     torch.save({"fc1.weight": ExampleVAE}, evil)  # a class: only a full unpickle could read it
     with pytest.raises(ModelFileError, match="is not a PyTorch state_dict that can be read safely"):
         open_model(evil)
+
+
+def test_a_folder_instead_of_a_file(tmp_path):
+    with pytest.raises(ModelFileError, match="No model file at"):
+        open_model(tmp_path)
+
+
+def test_unreadable_file(tmp_path, monkeypatch):
+    path = tmp_path / "locked.safetensors"
+    path.write_bytes(b"x" * 20)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(type(path), "open", refuse)
+    with pytest.raises(ModelFileError, match="cannot be read \\(Permission denied\\). Check that the file exists"):
+        open_model(path)

@@ -76,3 +76,34 @@ def window(qtbot):
     if run is not None and run.alive:
         with qtbot.waitSignal(run.ended, timeout=30_000):
             run.stop()
+
+
+@pytest.fixture
+def model():
+    """A small untrained MLP VAE (latent 4), the same for every test."""
+    import torch
+
+    from vaestudio.core.models import ModelConfig, build_model
+
+    torch.manual_seed(0)
+    return build_model(ModelConfig("mlp", 4, 32))
+
+
+@pytest.fixture
+def session(model):
+    """A ModelSession showing `model` (panels' tests; a module may override it)."""
+    from vaestudio.core.checkpoints import SavedModel
+    from vaestudio.core.training import TrainingConfig
+    from vaestudio.gui.model_session import ModelSession
+
+    session = ModelSession()
+    session.load_saved(SavedModel(model, TrainingConfig(model=model.config)))
+    return session
+
+
+@pytest.fixture
+def test_set():
+    """The tiny synthetic test split (64 images)."""
+    from tiny_data import tiny_splits
+
+    return tiny_splits().test

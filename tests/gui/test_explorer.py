@@ -17,7 +17,8 @@ from vaestudio.core.datasets import load_dataset
 from vaestudio.core.latent import PCAProjection, decode_grid, decode_latents, encode_images
 from vaestudio.core.models import ModelConfig, build_model
 from vaestudio.core.training import TrainingConfig
-from vaestudio.gui.explorer_panel import ExplorerPanel, JobRunner
+from vaestudio.gui.explorer_panel import ExplorerPanel
+from vaestudio.gui.jobs import JobRunner
 from vaestudio.gui.model_session import ModelSession
 from vaestudio.gui.projection_controls import ExplorerSettings, load_settings
 

@@ -6,31 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from tiny_data import tiny_splits
 from vaestudio.core.checkpoints import SavedModel
 from vaestudio.core.latent import decode_latents, encode_images, interpolate, slerp
-from vaestudio.core.models import ModelConfig, build_model
 from vaestudio.core.training import TrainingConfig
 from vaestudio.gui.interpolation_panel import InterpolationPanel
 from vaestudio.gui.model_session import ModelSession
-
-
-@pytest.fixture
-def model():
-    torch.manual_seed(0)
-    return build_model(ModelConfig("mlp", 4, 32))
-
-
-@pytest.fixture
-def session(model):
-    session = ModelSession()
-    session.load_saved(SavedModel(model, TrainingConfig(model=model.config)))
-    return session
-
-
-@pytest.fixture
-def test_set():
-    return tiny_splits().test
 
 
 @pytest.fixture

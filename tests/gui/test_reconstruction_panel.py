@@ -7,34 +7,11 @@ import pytest
 import torch
 from PySide6.QtCore import Qt
 
-from tiny_data import tiny_splits
-from vaestudio.core.checkpoints import SavedModel
 from vaestudio.core.evaluation import to_pixels
 from vaestudio.core.latent import reconstruct_images
-from vaestudio.core.models import ModelConfig, build_model
 from vaestudio.core.objectives import kl_per_dimension, reconstruction_per_image
 from vaestudio.core.reconstruction import score_images
-from vaestudio.core.training import TrainingConfig
-from vaestudio.gui.model_session import ModelSession
 from vaestudio.gui.reconstruction_panel import ReconstructionPanel
-
-
-@pytest.fixture
-def model():
-    torch.manual_seed(0)
-    return build_model(ModelConfig("mlp", 4, 32))
-
-
-@pytest.fixture
-def session(model):
-    session = ModelSession()
-    session.load_saved(SavedModel(model, TrainingConfig(model=model.config)))
-    return session
-
-
-@pytest.fixture
-def test_set():
-    return tiny_splits().test
 
 
 @pytest.fixture

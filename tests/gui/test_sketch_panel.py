@@ -9,32 +9,10 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from tiny_data import tiny_splits
-from vaestudio.core.checkpoints import SavedModel
 from vaestudio.core.latent import decode_latents, encode_images
-from vaestudio.core.models import ModelConfig, build_model
 from vaestudio.core.reconstruction import average_down, nearest_images, normalise_like_mnist
-from vaestudio.core.training import TrainingConfig
 from vaestudio.gui.model_session import ModelSession
 from vaestudio.gui.sketch_panel import CANVAS_SIDE, SketchPanel
-
-
-@pytest.fixture
-def model():
-    torch.manual_seed(0)
-    return build_model(ModelConfig("mlp", 4, 32))
-
-
-@pytest.fixture
-def session(model):
-    session = ModelSession()
-    session.load_saved(SavedModel(model, TrainingConfig(model=model.config)))
-    return session
-
-
-@pytest.fixture
-def test_set():
-    return tiny_splits().test
 
 
 @pytest.fixture

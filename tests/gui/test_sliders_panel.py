@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from PySide6.QtCore import Qt
 
-from tiny_data import tiny_splits
 from vaestudio.core.checkpoints import SavedModel
 from vaestudio.core.evaluation import EvaluationResult
 from vaestudio.core.latent import decode_latents, encode_images
-from vaestudio.core.models import ModelConfig, build_model
 from vaestudio.core.training import EpochResult, TrainingConfig, TrainingHistory
 from vaestudio.gui.model_session import ModelSession
 from vaestudio.gui.sliders_panel import TRAVERSAL_VALUES, SlidersPanel
 
 KL = [0.01, 2.0, 0.5, 0.0]  # dimensions 1, 2, 0, 3 by information; 0 and 3 collapsed
-
-
-@pytest.fixture
-def model():
-    torch.manual_seed(0)
-    return build_model(ModelConfig("mlp", 4, 32))
 
 
 def _history(kl_per_dim) -> TrainingHistory:
@@ -35,11 +26,6 @@ def session(model):
     session = ModelSession()
     session.load_saved(SavedModel(model, TrainingConfig(model=model.config), history=_history(KL)))
     return session
-
-
-@pytest.fixture
-def test_set():
-    return tiny_splits().test
 
 
 @pytest.fixture

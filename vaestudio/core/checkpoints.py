@@ -87,8 +87,16 @@ def save_model(path: str | Path, model: VAE, training: TrainingConfig, *, epoch:
     return path
 
 
+def _unreadable(path: Path, error: OSError) -> ModelFileError:
+    return ModelFileError(f"{path} cannot be read ({error.strerror or error}). Check that the file exists "
+                          "and that you may read it.")
+
+
 def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise _unreadable(path, error) from error
     if len(data) < 8:
         raise ModelFileError(f"{path} is not a VAE Studio model file (it is only {len(data)} bytes long).")
     header_length = struct.unpack("<Q", data[:8])[0]
@@ -185,8 +193,11 @@ def open_model(path: str | Path) -> SavedModel:
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"No model file at {path}.")
-    with path.open("rb") as handle:
-        head = handle.read(4)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4)
+    except OSError as error:
+        raise _unreadable(path, error) from error
     if head.startswith(b"PK"):
         return import_pytorch_example(path)
     return load_model(path)

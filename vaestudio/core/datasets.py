@@ -249,9 +249,9 @@ def _to_dataset(name: str, split: str, images: np.ndarray, labels: np.ndarray, c
 
 def _read_splits(files: dict[tuple[str, str], Path], progress: Progress | None
                  ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    _report(progress, f"Reading {files['train', 'images'].parent}", 0.0)
+    _report(progress, f"Reading the training images in {files['train', 'images'].parent}", 0.0)
     train = read_idx_pair(files["train", "images"], files["train", "labels"])
-    _report(progress, f"Reading {files['test', 'images'].parent}", 0.8)
+    _report(progress, "Reading the test images", 0.8)
     test = read_idx_pair(files["test", "images"], files["test", "labels"])
     if len(train[0]) == 0:
         raise DatasetError(f"{files['train', 'images']}: holds no images; a dataset needs training images.")

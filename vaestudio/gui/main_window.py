@@ -243,11 +243,6 @@ class MainWindow(QMainWindow):
         except VaeStudioError as error:
             dialogs.show_error(self, "The model file could not be opened.", str(error))
             return False
-        except OSError as error:
-            dialogs.show_error(self, "The model file could not be opened.",
-                               f"{path} cannot be read ({error.strerror or error}). Check that the file exists "
-                               "and that you may read it.")
-            return False
         self.show_model(saved, "file")
         self.statusBar().showMessage(f"Opened {path}", 4000)
         return True
