@@ -1,16 +1,18 @@
 """How late the window's event loop runs while it trains, and what the GUI costs training.
 
 While a real training run goes on in the VAE Studio window, a 16 ms timer (re-armed after
-each tick) measures how late it fires: p50, p99 and max lateness. A second timer plays a
-person using the window (resizing it, switching tabs) every 250 ms. The same run is also
-trained headless with torch's default threads, and the training rates (images/s over the
-training steps, as the core measures them) are compared.
+each tick) measures how late it fires: p50, p99 and max lateness. Each thread count is run
+twice: "watching" (the live plot redraws, nobody touches the window) and "interacting" (a
+second timer resizes the window and switches tabs every 250 ms, far busier than a person).
+The same run is also trained headless with torch's default threads, and the training rates
+(images/s over the training steps, as the core measures them) are compared.
 
     QT_QPA_PLATFORM=offscreen VAESTUDIO_DATA_DIR=../shared/datasets \\
         .venv/bin/python benchmarks/ui_latency.py [--threads 1 2] [--epochs 1]
 
-Targets on a 2-core machine: p99 <= 20 ms, max <= 50 ms, GUI rate >= 60% of headless.
-The last line reads `RESULT ...` for the window's default thread count (the first measured).
+Targets on a 2-core machine: p99 <= 20 ms and max <= 50 ms in both phases, GUI rate >= 60%
+of headless while watching. The RESULT line is for the window's default thread count (the
+first measured): the watching figures, then the interacting ones.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from vaestudio.gui.main_window import MainWindow  # noqa: E402
 from vaestudio.gui.training_worker import gui_training_threads  # noqa: E402
 
 TICK_MS = 16
+INTERACT_MS = 250
 TARGET_P99_MS, TARGET_MAX_MS, TARGET_RATIO = 20.0, 50.0, 0.60
 
 
@@ -88,7 +91,7 @@ class LatencyProbe:
         self._arm()
 
 
-def window_run(config: TrainingConfig | None, threads: int, idle_seconds: float = 4.0
+def window_run(config: TrainingConfig | None, threads: int, idle_seconds: float = 4.0, interact_ms: int = 250
                ) -> tuple[list[float], float, int]:
     """Train in the window; returns the lateness samples, the training rate and the steps seen.
 
@@ -131,7 +134,8 @@ def window_run(config: TrainingConfig | None, threads: int, idle_seconds: float 
             raise SystemExit("the window refused to start training")
         run.ended.connect(loop.quit)
     probe.start()
-    user.start(250)
+    if interact_ms > 0:
+        user.start(interact_ms)
     loop.exec()
     probe.recording = False
     user.stop()
@@ -172,21 +176,28 @@ def main() -> int:
           f"({args.dataset}, {args.epochs} epoch(s), MLP 784-400-20, batch {args.batch_size})", flush=True)
     results = []
     for threads in args.threads:
-        lateness, rate, steps = window_run(config, threads)
         same_threads = headless_rate(config, threads)
-        p50, p99, worst = percentiles(lateness)
-        ratio = rate / baseline
-        passed = p99 <= TARGET_P99_MS and worst <= TARGET_MAX_MS and ratio >= TARGET_RATIO
-        line = (f"p50={p50:.1f}ms p99={p99:.1f}ms max={worst:.1f}ms ticks={len(lateness)} "
-                f"gui={rate:,.0f}img/s headless={baseline:,.0f}img/s ratio={ratio * 100:.0f}% "
-                f"(headless with {threads} thread(s): {same_threads:,.0f}img/s, ratio {rate / same_threads:.0%}) "
-                f"threads={threads} steps={steps} load={os.getloadavg()[0]:.2f} {'PASS' if passed else 'FAIL'}")
-        print(f"window, {threads} training thread(s): {line}", flush=True)
-        results.append((line, passed))
-    line, passed = results[0]
-    print(f"RESULT {line}", flush=True)
-    return 0 if passed else 1
-
+        for phase, interact_ms in (("watching", 0), ("interacting", INTERACT_MS)):
+            lateness, rate, steps = window_run(config, threads, interact_ms=interact_ms)
+            p50, p99, worst = percentiles(lateness)
+            figures = {"lateness_p50_ms": p50, "lateness_p99_ms": p99, "lateness_max_ms": worst,
+                       "gui_samples_per_s": rate, "headless_samples_per_s": baseline,
+                       "throughput_ratio": rate / baseline, "same_threads_ratio": rate / same_threads,
+                       "training_threads": threads, "ticks": len(lateness), "load_average": os.getloadavg()[0]}
+            passed = p99 <= TARGET_P99_MS and worst <= TARGET_MAX_MS and (
+                phase == "interacting" or rate / baseline >= TARGET_RATIO)
+            print(f"window, {threads} training thread(s), {phase}: p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+                  f"max {worst:.1f} ms over {len(lateness)} ticks; {rate:,.0f} img/s = {rate / baseline:.0%} of "
+                  f"headless ({rate / same_threads:.0%} of headless with {threads} thread(s): "
+                  f"{same_threads:,.0f} img/s); {steps} steps {'PASS' if passed else 'FAIL'}", flush=True)
+            results.append((phase, figures, passed))
+    watching = next(figures for phase, figures, _ in results if phase == "watching")
+    interacting = next(figures for phase, figures, _ in results if phase == "interacting")
+    result = {**watching, "interacting_lateness_p99_ms": interacting["lateness_p99_ms"],
+              "interacting_lateness_max_ms": interacting["lateness_max_ms"],
+              "interacting_throughput_ratio": interacting["throughput_ratio"]}
+    print("RESULT " + " ".join(f"{name}={value:.4g}" for name, value in result.items()), flush=True)
+    return 0 if all(passed for _, _, passed in results[:2]) else 1
 
 if __name__ == "__main__":
     try:
