@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from .core.checkpoints import open_model, save_model
+from .core.checkpoints import check_model_path, open_model, save_model
 from .core.console import ProgressBar, format_duration
 from .core.datasets import fetch_dataset, list_datasets, load_dataset
 from .core.devices import device_label, resolve_device
@@ -48,14 +48,14 @@ def train(args: argparse.Namespace) -> int:
     bar = ProgressBar()
     resume = open_model(args.resume) if args.resume else None
     if resume is not None:
-        config = TrainingConfig.from_dict({**resume.training.to_dict(), "epochs": args.epochs,
-                                           "device": args.device}).validate()
+        config = TrainingConfig.from_dict({**resume.training.to_dict(), "model": resume.config.to_dict(),
+                                           "epochs": args.epochs, "device": args.device}).validate()
         if resume.epoch >= config.epochs:
             raise ConfigError(f"{args.resume} has already been trained for {resume.epoch} epochs; "
                               f"ask for more with --epochs (e.g. --epochs {resume.epoch + 10}).")
     else:
         config = _training_config(args)
-    out = Path(args.out or args.resume or "model.safetensors")
+    out = check_model_path(args.out or args.resume or "model.safetensors")
     data = load_dataset(config.dataset, data_dir=args.data_dir, progress=_print_progress(bar))
     trainer = Trainer(config, data,
                       model=resume.model if resume else None,
@@ -89,9 +89,10 @@ def train(args: argparse.Namespace) -> int:
         raise
     except KeyboardInterrupt:
         bar.clear()
+        trainer.rewind_to_epoch_start()
         save()
-        print(f"\nInterrupted: the model after epoch {trainer.epoch} is saved in {out}; "
-              f"continue with --resume {out}.", file=sys.stderr)
+        print(f"\nInterrupted during epoch {trainer.epoch + 1}: the model after epoch {trainer.epoch} is saved in "
+              f"{out}; continue with --resume {out}.", file=sys.stderr)
         return 130
     print(f"Saved {out} after {trainer.epoch} epochs in {format_duration(time.perf_counter() - started)}.",
           file=sys.stderr)
@@ -102,9 +103,9 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.iwae_samples < 0:
         raise ConfigError("--iwae-samples must be 0 or more.")
     saved = open_model(args.model)
+    device = resolve_device(args.device)
     dataset = args.dataset or saved.training.dataset
     data = load_dataset(dataset, data_dir=args.data_dir, progress=_print_progress(ProgressBar()))
-    device = resolve_device(args.device)
     model = saved.model.to(device)
     result = evaluate_model(model, data.test.images, pixels=saved.training.pixels,
                             iwae_samples=args.iwae_samples, seed=saved.training.seed)

@@ -44,6 +44,7 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(splits, tmp_path):
     list(resumed.run())
     assert resumed.epoch == 2 and len(resumed.history.epochs) == 2
     assert len(resumed.history.step_loss) == len(straight.history.step_loss)
+    assert resumed.optimizer.state_dict()["state"][0]["step"] == straight.optimizer.state_dict()["state"][0]["step"]
 
 
 def test_atomic_save_leaves_no_temporary_files(trained, tmp_path):
@@ -148,3 +149,15 @@ def test_unreadable_file(tmp_path, monkeypatch):
     monkeypatch.setattr(type(path), "open", refuse)
     with pytest.raises(ModelFileError, match="cannot be read \\(Permission denied\\). Check that the file exists"):
         open_model(path)
+
+
+def test_model_path_is_checked_before_training(tmp_path):
+    from vaestudio.core.checkpoints import check_model_path
+
+    with pytest.raises(ModelFileError, match="is a folder; give a file name such as"):
+        check_model_path(tmp_path)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(ModelFileError, match="Cannot write a model into .*Choose a folder you can write to"):
+        check_model_path(blocker / "model.safetensors")
+    assert check_model_path(tmp_path / "new" / "m.safetensors") == tmp_path / "new" / "m.safetensors"

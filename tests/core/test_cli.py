@@ -51,6 +51,7 @@ def test_resume_needs_more_epochs(idx_spec, tmp_path, capsys):
     (["train", "--latent-dim", "500"], "Latent size 500 is out of range: choose 2 to 128"),
     (["train", "--lr", "-1"], "Learning rate must be above 0"),
     (["eval", "missing.safetensors"], "No model file at missing.safetensors"),
+    (["train", "--out", "/"], "is a folder; give a file name"),
     (["data", "fetch", "cifar"], "unknown dataset 'cifar'. Use one of mnist, fashion-mnist, kmnist"),
 ])
 def test_errors_are_one_clear_line(argv, message, capsys):
@@ -70,3 +71,13 @@ def test_data_list(capsys):
     out = capsys.readouterr().out
     for name in ("mnist", "fashion-mnist", "kmnist", "idx:FOLDER", "images:FOLDER"):
         assert name in out
+
+
+def test_eval_checks_the_device_before_reading_data(idx_spec, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "model.safetensors"
+    main(["train", "--dataset", idx_spec, "--epochs", "1", "--latent-dim", "2", "--hidden", "16", "--out", str(out)])
+    import vaestudio.commands as commands
+
+    monkeypatch.setattr(commands, "load_dataset", lambda *a, **k: pytest.fail("data read before the device check"))
+    assert main(["eval", str(out), "--device", "banana"]) == 2
+    assert "Unknown device 'banana'" in capsys.readouterr().err

@@ -48,6 +48,22 @@ def test_stop_and_pause_between_steps(splits):
     assert not control.paused
 
 
+def test_a_stop_mid_epoch_rewinds_to_the_last_epoch_end(splits):
+    control = TrainingControl()
+    trainer = Trainer(TrainingConfig(model=SMALL, epochs=3, batch_size=32, device="cpu"), splits, control=control)
+    iterator = trainer.run()
+    while not isinstance(next(iterator), EpochResult):
+        pass
+    after_epoch_one = trainer.state_snapshot()
+    optimizer_steps = trainer.optimizer.state_dict()["state"][0]["step"].item()
+    next(iterator), next(iterator)
+    control.stop()
+    assert list(iterator) == []
+    assert trainer.epoch == 1 and len(trainer.history.step_loss) == 8
+    assert all(torch.equal(after_epoch_one[name], value) for name, value in trainer.state_snapshot().items())
+    assert trainer.optimizer.state_dict()["state"][0]["step"].item() == optimizer_steps
+
+
 def test_pause_blocks_until_resume(splits):
     import threading
     control = TrainingControl()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import platform
 import struct
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,6 +85,21 @@ def save_model(path: str | Path, model: VAE, training: TrainingConfig, *, epoch:
     except OSError as error:
         raise ModelFileError(f"Could not write the model to {path}: {error.strerror or error}. "
                              "Choose a folder you can write to with free space.") from error
+    return path
+
+
+def check_model_path(path: str | Path) -> Path:
+    """Fail now, not after an epoch of training, when a model cannot be written at `path`."""
+    path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder; give a file name such as {path / 'model.safetensors'}.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as error:
+        raise ModelFileError(f"Cannot write a model into {path.parent} ({error.strerror or error}). "
+                             "Choose a folder you can write to.") from error
     return path
 
 
@@ -168,7 +184,9 @@ def import_pytorch_example(path: str | Path) -> SavedModel:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a file that is not a checkpoint
-        raise ModelFileError(f"{path} is not a PyTorch state_dict that can be read safely: {error}") from error
+        reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+        raise ModelFileError(f"{path} is not a PyTorch state_dict that can be read safely ({reason}). Open a "
+                             "VAE Studio .safetensors file or a state_dict saved with torch.save.") from error
     if not isinstance(state, dict):
         raise ModelFileError(f"{path} holds a {type(state).__name__}, not a state_dict of the PyTorch example's VAE.")
     expected = {f"{old}.{kind}" for old in PYTORCH_EXAMPLE_KEYS for kind in ("weight", "bias")}

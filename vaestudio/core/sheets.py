@@ -95,8 +95,9 @@ class SheetSpec:
         if self.colormap is not None and self.colormap not in COLORMAPS:
             raise ConfigError(f"Unknown colormap {self.colormap!r}: choose one of {', '.join(COLORMAPS)}.")
         parse_color(self.background)
-        if not (math.isfinite(self.extent) and self.extent > 0):
-            raise ConfigError(f"The manifold extent must be above 0 (got {self.extent}).")
+        if not (math.isfinite(self.extent) and 0 < self.extent <= 100):
+            raise ConfigError(f"The manifold extent must be above 0 and at most 100 prior standard deviations "
+                              f"(got {self.extent}).")
         if not (math.isfinite(self.traversal_range) and self.traversal_range > 0):
             raise ConfigError(f"The traversal range must be above 0 (got {self.traversal_range}).")
         if self.kind == "manifold" and self.projection is None:

@@ -7,6 +7,7 @@ knows nothing of how its records are shown.
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 import time
@@ -192,7 +193,7 @@ class Trainer:
         self.test_labels = data.test.labels
         if len(self.train_images) == 0 or len(self.test_images) == 0:
             raise ConfigError("The dataset has no training or no test images.")
-        self._shuffle = torch.Generator(device="cpu").manual_seed(config.seed + start_epoch)
+        self._epoch_start: tuple[dict[str, torch.Tensor], dict, int] | None = None
 
     @property
     def batches_per_epoch(self) -> int:
@@ -216,7 +217,10 @@ class Trainer:
     def _run_epoch(self) -> Iterator[StepProgress]:
         config, count = self.config, len(self.train_images)
         epoch = self.epoch + 1
-        order = torch.randperm(count, generator=self._shuffle).to(self.device)
+        self._epoch_start = (self.state_snapshot(), copy.deepcopy(self.optimizer.state_dict()),
+                             len(self.history.step_loss))
+        shuffle = torch.Generator(device="cpu").manual_seed(config.seed * 1_000_003 + epoch)  # same on resume
+        order = torch.randperm(count, generator=shuffle).to(self.device)
         shuffled = self.train_images.index_select(0, order)
         loss_sum = reconstruction_sum = kl_sum = 0.0
         started = time.perf_counter()
@@ -227,6 +231,7 @@ class Trainer:
                 self.control.wait_while_paused()
                 paused_seconds += time.perf_counter() - pause_started
             if self.control.stop_requested:
+                self.rewind_to_epoch_start()
                 return None
             step = len(self.history.step_loss)
             x = to_pixels(shuffled[batch * config.batch_size:(batch + 1) * config.batch_size], config.pixels)
@@ -267,6 +272,17 @@ class Trainer:
         return StepProgress(epoch, step + 1, batch + 1, self.batches_per_epoch, values[0] / size,
                             values[1] / size, values[2] / size, beta,
                             (batch * self.config.batch_size + size) / max(elapsed, 1e-9))
+
+    def rewind_to_epoch_start(self) -> None:
+        """Undo a partly trained epoch (after a stop or Ctrl+C): weights, optimiser and history go back to
+        the last epoch end, so a saved file's weights, epoch and step history agree and resuming is exact."""
+        if self._epoch_start is None:
+            return
+        weights, optimizer_state, steps = self._epoch_start
+        self.model.load_state_dict(weights)
+        self.optimizer.load_state_dict(optimizer_state)
+        for values in (self.history.step_loss, self.history.step_reconstruction, self.history.step_kl):
+            del values[steps:]
 
     def state_snapshot(self) -> dict[str, torch.Tensor]:
         """A CPU copy of the weights that another thread may use freely."""

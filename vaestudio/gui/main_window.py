@@ -180,8 +180,7 @@ class MainWindow(QMainWindow):
             self.run.stop_and_wait()
 
     def _on_run_started(self, info: RunInfo) -> None:
-        self.session.start_training(self.run.request.config, info.class_names, info.model_path)
-        self.session.history = self.history
+        self.session.start_training(self.run.request.config, info.class_names, info.model_path, self.history)
         self._show_device(info.device)
         self.panel.show_status(f"Training on {info.train_images:,} images ({info.batches_per_epoch} batches an "
                                f"epoch), testing on {info.test_images:,}")
@@ -202,8 +201,7 @@ class MainWindow(QMainWindow):
         self.epochFinished.emit(result)
 
     def _on_snapshot(self, state: dict, epoch: int) -> None:
-        self.session.update_weights(state, epoch)
-        self.session.history = self.history
+        self.session.update_weights(state, epoch, self.history)
 
     def _on_saved(self, path: str) -> None:
         self._saved_path = Path(path)

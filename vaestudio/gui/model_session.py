@@ -29,7 +29,7 @@ class ModelSession(QObject):
         self.epoch = 0
         self.source = ""
         self.origin = ""  # "trained", "file" or "bundled"
-        self._pending_new_network = False
+        self._pending_run: tuple[TrainingConfig, list[str], str, TrainingHistory] | None = None
 
     @property
     def has_model(self) -> bool:
@@ -46,28 +46,30 @@ class ModelSession(QObject):
         self.origin = origin
         self.modelChanged.emit()
 
-    def start_training(self, training: TrainingConfig, class_names: list[str], source: str) -> None:
-        """A new run begins: panels switch to it when its first snapshot arrives."""
-        self.training = training
-        self.class_names = list(class_names)
-        self.history = TrainingHistory()
-        self.source = source
-        self.origin = "trained"
-        self._pending_new_network = True
+    def start_training(self, training: TrainingConfig, class_names: list[str], source: str,
+                       history: TrainingHistory | None = None) -> None:
+        """A new run begins. Until its first snapshot arrives the session keeps showing (and saving)
+        the model it had, with that model's own configuration and history."""
+        self._pending_run = (training, list(class_names), source, history or TrainingHistory())
 
-    def update_weights(self, state: dict[str, torch.Tensor], epoch: int) -> None:
-        """An epoch-end snapshot from the training thread (plain CPU tensors)."""
+    def update_weights(self, state: dict[str, torch.Tensor], epoch: int,
+                       history: TrainingHistory | None = None) -> None:
+        """An epoch-end snapshot from the training thread (plain CPU tensors) and the run's history."""
+        new_network = self._pending_run is not None
+        if new_network:
+            self.training, self.class_names, self.source, self.history = self._pending_run
+            self.origin, self._pending_run = "trained", None
         if self.training is None:
             return
-        if self.model is None or self._pending_new_network or self.model.config != self.training.model:
+        if history is not None:
+            self.history = history
+        self.epoch = epoch
+        if new_network or self.model is None or self.model.config != self.training.model:
             self.model = build_model(self.training.model).eval()
             self.model.load_state_dict(state)
-            self._pending_new_network = False
-            self.epoch = epoch
             self.modelChanged.emit()
             return
         self.model.load_state_dict(state)
-        self.epoch = epoch
         self.weightsUpdated.emit()
 
     def describe(self) -> str:
