@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 from .core.checkpoints import check_model_path, open_model, save_model
 from .core.console import ProgressBar, format_duration
