@@ -31,8 +31,7 @@ from .kl_bars import KLBars
 from .loss_plot import LossPlot
 from .model_session import ModelSession
 from .training_panel import TrainingPanel
-from .training_worker import (STEP_COLUMNS, TRAINING_NICENESS, RunInfo, TrainingRequest, TrainingRun,
-                              gui_training_threads)
+from .training_worker import STEP_COLUMNS, TRAINING_NICENESS, RunInfo, TrainingRequest, TrainingRun
 
 MODEL_FILTER = "VAE Studio models (*.safetensors);;PyTorch example state_dicts (*.pt *.pth);;All files (*)"
 _COLUMN = {name: index for index, name in enumerate(STEP_COLUMNS)}
@@ -63,7 +62,7 @@ class MainWindow(QMainWindow):
         self.session = session or ModelSession(self)
         self.run: TrainingRun | None = None
         self.history = TrainingHistory()
-        self.training_threads: int | None = gui_training_threads()
+        self.training_threads: int | None = None  # None: measured and chosen while training
         self.training_niceness = TRAINING_NICENESS
         self.data_dir: str | None = None
         # "keep", "discard" or "cancel" answers the close-while-training question without asking.

@@ -25,6 +25,7 @@ from ..core.checkpoints import save_model
 from ..core.datasets import load_dataset
 from ..core.devices import device_label
 from ..core.errors import VaeStudioError
+from ..core.thread_tuning import ThreadTuner, thread_candidates
 from ..core.training import EpochResult, StepProgress, Trainer, TrainingConfig, TrainingControl, TrainingDivergedError
 
 log = logging.getLogger(__name__)
@@ -38,17 +39,6 @@ TRAINING_NICENESS = 10
 MODEL_FILE_NAME = "model.safetensors"
 
 
-def gui_training_threads() -> int:
-    """torch threads for training while a window runs: one core is left to the GUI thread.
-
-    On a 2-core machine two torch threads starve the event loop and, with anything else
-    running, slow training itself down badly (OpenMP threads spin waiting for each other).
-    benchmarks/ui_latency.py measures the choice.
-    """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores - 1)
-
-
 @dataclass(frozen=True)
 class TrainingRequest:
     """What the worker needs to start a run; every field is plain data."""
@@ -56,7 +46,7 @@ class TrainingRequest:
     config: TrainingConfig
     data_dir: str | None = None
     run_folder: Path | None = None
-    torch_threads: int | None = None
+    torch_threads: int | None = None  # None: chosen by measurement while training (ThreadTuner)
     niceness: int = 0
     download: bool = True
 
@@ -156,10 +146,13 @@ class TrainingWorker(QObject):
         self.status.emit("Training")
         del data
         self._last_emit = time.perf_counter()
+        tuner = ThreadTuner(thread_candidates()) if not request.torch_threads and trainer.device.type == "cpu" else None
         try:
             for record in trainer.run():
                 if isinstance(record, StepProgress):
                     self._add_step(record)
+                    if tuner is not None:
+                        tuner.step_done(trainer.config.batch_size)
                 elif isinstance(record, EpochResult):
                     self._flush_steps()
                     self.epochFinished.emit(record)
@@ -169,6 +162,9 @@ class TrainingWorker(QObject):
             self._publish(trainer)
             raise
         self._flush_steps()
+        if tuner is not None:
+            log.info("torch threads measured (images/s): %s; training ended on %d",
+                     {count: round(rate) for count, rate in tuner.rates.items()}, tuner.current)
         if self.control.stop_requested:
             self._publish(trainer)
             return "stopped"
