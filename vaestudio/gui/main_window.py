@@ -38,6 +38,16 @@ _COLUMN = {name: index for index, name in enumerate(STEP_COLUMNS)}
 ORIGIN_TITLES = {"trained": "trained here", "file": "opened from a file", "bundled": "bundled"}
 
 
+def default_window_size() -> tuple[int, int]:
+    """Most of the screen, up to 1680x1050: the map and the panels under it want the room."""
+    screen = QApplication.primaryScreen()
+    if screen is None:
+        return 1280, 800
+    available = screen.availableGeometry()
+    return (max(1024, min(1680, int(available.width() * 0.9))),
+            max(700, min(1050, int(available.height() * 0.9))))
+
+
 def new_run_folder(config: TrainingConfig) -> Path:
     """runs_dir()/<timestamp>-<dataset>-<model>, not yet created; unique even for two runs in one second."""
     kind, _, folder = config.dataset.partition(":")
@@ -73,7 +83,7 @@ class MainWindow(QMainWindow):
         self._splitters: list[QSplitter] = []  # panels' splitters, remembered between runs
 
         self.setWindowTitle("VAE Studio")
-        self.resize(1280, 800)
+        self.resize(*default_window_size())
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
         self.loss_plot = LossPlot()
         self.kl_bars = KLBars()
