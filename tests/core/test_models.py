@@ -61,3 +61,17 @@ def test_iwae_is_tighter_than_the_elbo_on_average():
     one = iwae_bound(model, x, 1).mean().item()
     many = iwae_bound(model, x, 50).mean().item()
     assert math.isfinite(many) and many < one
+
+
+def test_fast_bernoulli_loss_matches_torch_in_value_and_gradient():
+    torch.manual_seed(3)
+    logits = (torch.randn(32, 784) * 6).requires_grad_()
+    reference_logits = logits.detach().clone().requires_grad_()
+    x = torch.rand(32, 784) * (torch.rand(32, 784) > 0.7)
+    mu, logvar = torch.zeros(32, 2), torch.zeros(32, 2)
+    ours = negative_elbo(logits, x, mu, logvar).reconstruction
+    theirs = torch.nn.functional.binary_cross_entropy_with_logits(reference_logits, x, reduction="sum")
+    (2.0 * ours).backward()
+    (2.0 * theirs).backward()
+    assert torch.allclose(ours, theirs, rtol=1e-5)
+    assert torch.allclose(logits.grad, reference_logits.grad, atol=1e-6)

@@ -35,10 +35,31 @@ def reconstruction_per_image(logits: torch.Tensor, x: torch.Tensor) -> torch.Ten
     return bce.sum(dim=1)
 
 
+class _BernoulliNLLSum(torch.autograd.Function):
+    """sum(BCE-with-logits): max(l, 0) - l*x + log(1 + exp(-|l|)), gradient sigmoid(l) - x.
+
+    The same value and gradient as `binary_cross_entropy_with_logits(..., reduction="sum")`,
+    at less than half its CPU time: torch's log1p is not vectorised on the CPU (about 9 ns an
+    element), log is. log(1 + e) for e = exp(-|l|) <= 1 differs from log1p(e) by at most about
+    6e-8 nats per pixel.
+    """
+
+    @staticmethod
+    def forward(ctx, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(logits, x)
+        softplus_tail = torch.exp(-logits.abs()).add_(1.0).log_()
+        return logits.clamp_min(0.0).sub_(logits * x).add_(softplus_tail).sum()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        logits, x = ctx.saved_tensors
+        return torch.sigmoid(logits).sub_(x).mul_(grad), None
+
+
 def negative_elbo(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
                   beta: float = 1.0) -> LossTerms:
     """Summed over the batch: reconstruction + beta * KL."""
-    reconstruction = F.binary_cross_entropy_with_logits(logits, x.reshape(-1, PIXELS), reduction="sum")
+    reconstruction = _BernoulliNLLSum.apply(logits, x.reshape(-1, PIXELS))
     kl = 0.5 * torch.sum(mu.pow(2) + logvar.exp() - 1.0 - logvar)
     return LossTerms(reconstruction + beta * kl, reconstruction, kl)
 
