@@ -1,0 +1,20 @@
+"""The founding claim: the PyTorch example's network, trained by us for 10 epochs on MNIST, reaches its test loss."""
+
+import os
+
+import pytest
+
+from vaestudio.core.datasets import load_dataset
+from vaestudio.core.training import EpochResult, Trainer, TrainingConfig
+
+pytestmark = pytest.mark.skipif(not os.environ.get("VAESTUDIO_DATA_DIR"),
+                                reason="needs MNIST: set VAESTUDIO_DATA_DIR to a folder holding MNIST/raw/")
+
+
+def test_founding_mlp_reaches_106_nats_in_10_epochs():
+    data = load_dataset("mnist", download=False)
+    trainer = Trainer(TrainingConfig(epochs=10, seed=1, device="cpu"), data)
+    results = [record for record in trainer.run() if isinstance(record, EpochResult)]
+    assert len(results) == 10
+    assert results[-1].test.loss <= 106.0
+    assert results[-1].test.active_units == 20
