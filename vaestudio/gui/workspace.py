@@ -47,6 +47,7 @@ class ExplorerWorkspace(QObject):
         self.sliders = SlidersPanel(session)
         self.sketch = SketchPanel(session)
         self.test_data: ImageDataset | None = None
+        self._shared_images: np.ndarray | None = None  # the explorer's test images the panels were given
         self._path: np.ndarray | None = None
         self._sketch: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -102,18 +103,15 @@ class ExplorerWorkspace(QObject):
     def _on_map_updated(self) -> None:
         """Share the test split the map loaded (once per dataset) and redraw the overlays in its plane."""
         images = self.explorer.images
-        if images is None:
-            self._set_test_data(None)
-        elif self.test_data is None or self.test_data.images.data_ptr() != torch.from_numpy(images).data_ptr():
-            self._set_test_data(ImageDataset(self.explorer.dataset_spec or "", "test", torch.from_numpy(images),
-                                             torch.from_numpy(self.explorer.labels),
-                                             list(self.explorer.class_names)))
+        if images is not self._shared_images:
+            self._shared_images = images
+            self._set_test_data(None if images is None else ImageDataset(
+                self.explorer.dataset_spec or "", "test", torch.from_numpy(images),
+                torch.from_numpy(self.explorer.labels), list(self.explorer.class_names)))
         self._draw_path()
         self._draw_sketch()
 
     def _set_test_data(self, dataset: ImageDataset | None) -> None:
-        if dataset is None and self.test_data is None:
-            return
         self.test_data = dataset
         for panel in (self.interpolation, self.reconstruction, self.sliders, self.sketch):
             panel.set_test_data(dataset)
