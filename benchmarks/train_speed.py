@@ -7,7 +7,7 @@ best round of each counts. Our GFLOP/s is compared with the best float32 matmul 
 machine reaches in the same run. Forward + backward of the founding MLP costs 3.28 MFLOP
 per image.
 
-    python benchmarks/train_speed.py [--steps 150] [--rounds 3] [--device cpu]
+    python benchmarks/train_speed.py [--steps 300] [--rounds 7] [--device cpu]
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def matmul_peak_gflops(seconds: float = 1.5) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     root = data_dir()

@@ -86,14 +86,18 @@ def test_a_dataset_that_fails_to_load_in_the_thread_shows_a_dialog(window, qtbot
 
 
 def test_a_non_finite_loss_shows_a_dialog_and_keeps_the_last_weights(window, qtbot, tiny_config, monkeypatch):
-    original = training.negative_elbo
+    original_elbo, original_step = training.negative_elbo, training.MLPTrainingStep.__call__
 
-    def diverging(*args, **kwargs):
-        terms = original(*args, **kwargs)
+    def diverging(*args, **kwargs):  # the generic autograd step
+        terms = original_elbo(*args, **kwargs)
         terms.loss.data.fill_(math.nan)
         return terms
 
+    def diverging_step(self, x, beta):  # the MLP's own step
+        return original_step(self, x, beta).fill_(math.nan)
+
     monkeypatch.setattr(training, "negative_elbo", diverging)
+    monkeypatch.setattr(training.MLPTrainingStep, "__call__", diverging_step)
     shown = _ErrorsShown()
     run = window.start_training(tiny_config(epochs=3))
     with qtbot.waitSignals([dialogs.error_reporter.shown, run.ended], timeout=30_000):

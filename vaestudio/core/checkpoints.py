@@ -59,7 +59,9 @@ def save_model(path: str | Path, model: VAE, training: TrainingConfig, *, epoch:
     """Write the model atomically (a temporary file renamed into place)."""
     path = Path(path)
     history = history or TrainingHistory()
-    tensors = {f"model.{name}": value.detach().to("cpu").contiguous() for name, value in model.state_dict().items()}
+    # copies: a model's parameters may be views of one shared tensor (FlatAdam), which safetensors refuses
+    tensors = {f"model.{name}": value.detach().to("cpu", copy=True).contiguous()
+               for name, value in model.state_dict().items()}
     for key in HISTORY_KEYS:
         tensors[f"history.{key}"] = torch.tensor(getattr(history, key), dtype=torch.float32)
     metadata = {
@@ -78,7 +80,7 @@ def save_model(path: str | Path, model: VAE, training: TrainingConfig, *, epoch:
         state = optimizer.state_dict()
         for index, values in state["state"].items():
             for key, value in values.items():
-                tensors[f"optimizer.{index}.{key}"] = torch.as_tensor(value).detach().to("cpu").contiguous()
+                tensors[f"optimizer.{index}.{key}"] = torch.as_tensor(value).detach().to("cpu", copy=True).contiguous()
         metadata["optimizer_param_groups"] = json.dumps(state["param_groups"])
     try:
         atomic_write_bytes(path, save_safetensors_bytes(tensors, metadata))

@@ -18,9 +18,11 @@ import torch
 
 from .datasets import DatasetSplits
 from .devices import resolve_device
-from .errors import ConfigError, TrainingError
+from .errors import ConfigError, ModelFileError, TrainingError
 from .evaluation import PIXEL_MODES, EvaluationResult, evaluate, to_pixels
-from .models import VAE, ModelConfig, build_model
+from .flat_adam import FlatAdam
+from .mlp_step import MLPTrainingStep
+from .models import VAE, MLPVAE, ModelConfig, build_model
 from .objectives import negative_elbo
 
 
@@ -175,9 +177,19 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.model = (model or build_model(config.model)).to(self.device)
         self.model.train()
-        self.optimizer = make_optimizer(self.model, config.lr)
+        # the founding MLP: its gradient by hand into one flat tensor, and one Adam update of that tensor
+        # (the same values as autograd and torch's Adam, about a third faster on a CPU); autograd otherwise
+        if isinstance(self.model, MLPVAE):
+            self.optimizer: torch.optim.Adam = FlatAdam(self.model.parameters(), config.lr)
+            self._mlp_step: MLPTrainingStep | None = MLPTrainingStep(self.model)
+        else:
+            self.optimizer, self._mlp_step = make_optimizer(self.model, config.lr), None
         if optimizer_state is not None:
-            self.optimizer.load_state_dict(optimizer_state)
+            try:
+                self.optimizer.load_state_dict(optimizer_state)
+            except (ValueError, KeyError, RuntimeError) as error:
+                raise ModelFileError(f"The optimiser state saved with this model does not fit its network ({error}). "
+                                     "Train a new model instead of resuming this one.") from error
             for group in self.optimizer.param_groups:
                 group["lr"] = config.lr
         self.history = history or TrainingHistory()
@@ -220,8 +232,7 @@ class Trainer:
         self._epoch_start = (self.state_snapshot(), copy.deepcopy(self.optimizer.state_dict()),
                              len(self.history.step_loss))
         shuffle = torch.Generator(device="cpu").manual_seed(config.seed * 1_000_003 + epoch)  # same on resume
-        order = torch.randperm(count, generator=shuffle).to(self.device)
-        shuffled = self.train_images.index_select(0, order)
+        order = torch.randperm(count, generator=shuffle).to(self.device)  # batches gather from it: no second copy
         loss_sum = reconstruction_sum = kl_sum = 0.0
         started = time.perf_counter()
         paused_seconds = 0.0
@@ -234,7 +245,8 @@ class Trainer:
                 self.rewind_to_epoch_start()
                 return None
             step = len(self.history.step_loss)
-            x = to_pixels(shuffled[batch * config.batch_size:(batch + 1) * config.batch_size], config.pixels)
+            indices = order[batch * config.batch_size:(batch + 1) * config.batch_size]
+            x = to_pixels(self.train_images.index_select(0, indices), config.pixels)
             progress = self._step(x, epoch, step, batch, started, paused_seconds)
             loss_sum += progress.loss * len(x)
             reconstruction_sum += progress.reconstruction * len(x)
@@ -254,15 +266,16 @@ class Trainer:
               paused_seconds: float) -> StepProgress:
         beta = self.beta_at(step)
         try:
-            logits, mu, logvar = self.model(x)
-            terms = negative_elbo(logits, x, mu, logvar, beta)
-            values = torch.stack([terms.loss, terms.reconstruction, terms.kl]).tolist()
-            if not all(math.isfinite(value) for value in values):
-                raise TrainingDivergedError(
-                    f"The loss became {values[0]} at epoch {epoch}, step {step + 1}; training stopped and the "
-                    "model keeps its last finite weights. Lower the learning rate or beta and train again.")
-            self.optimizer.zero_grad(set_to_none=True)
-            terms.loss.backward()
+            if self._mlp_step is not None:
+                values = self._mlp_step(x, beta).tolist()
+                self._check_finite(values, epoch, step)
+            else:
+                logits, mu, logvar = self.model(x)
+                terms = negative_elbo(logits, x, mu, logvar, beta)
+                values = torch.stack([terms.loss, terms.reconstruction, terms.kl]).tolist()
+                self._check_finite(values, epoch, step)
+                self.optimizer.zero_grad(set_to_none=True)
+                terms.loss.backward()
             self.optimizer.step()
         except torch.cuda.OutOfMemoryError as error:
             raise TrainingError(f"The GPU ran out of memory at batch size {self.config.batch_size}. "
@@ -272,6 +285,13 @@ class Trainer:
         return StepProgress(epoch, step + 1, batch + 1, self.batches_per_epoch, values[0] / size,
                             values[1] / size, values[2] / size, beta,
                             (batch * self.config.batch_size + size) / max(elapsed, 1e-9))
+
+    @staticmethod
+    def _check_finite(values: list[float], epoch: int, step: int) -> None:
+        if not all(math.isfinite(value) for value in values):
+            raise TrainingDivergedError(
+                f"The loss became {values[0]} at epoch {epoch}, step {step + 1}; training stopped and the "
+                "model keeps its last finite weights. Lower the learning rate or beta and train again.")
 
     def rewind_to_epoch_start(self) -> None:
         """Undo a partly trained epoch (after a stop or Ctrl+C): weights, optimiser and history go back to
