@@ -1,4 +1,6 @@
-from vaestudio.core.thread_tuning import ThreadTuner, thread_candidates
+import torch
+
+from vaestudio.core.thread_tuning import ThreadTuner, single_torch_thread, thread_candidates
 
 
 class FakeMachine:
@@ -70,3 +72,27 @@ def test_candidates_leave_one_core_or_use_all():
     assert thread_candidates(2) == [1, 2]
     assert thread_candidates(1) == [1]
     assert thread_candidates(16) == [15, 16]
+
+
+def test_single_torch_thread_stays_one_whatever_another_thread_sets_later():
+    import threading
+
+    settled, changed, seen = threading.Event(), threading.Event(), []
+
+    def gui_like() -> None:
+        single_torch_thread()
+        settled.set()
+        changed.wait(10)
+        seen.append(torch.get_num_threads())
+
+    def training_like() -> None:
+        settled.wait(10)
+        torch.set_num_threads(2)  # what the training thread does; torch keeps it as the default for new threads
+        changed.set()
+
+    threads = [threading.Thread(target=gui_like), threading.Thread(target=training_like)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert seen == [1]

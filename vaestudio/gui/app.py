@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 from ..core.checkpoints import open_model
 from ..core.errors import VaeStudioError
 from ..core.pretrained import default_bundled_model
+from ..core.thread_tuning import single_torch_thread
 from .main_window import MainWindow
 from .workspace import ExplorerWorkspace
 
@@ -24,12 +25,16 @@ log = logging.getLogger(__name__)
 
 
 def configure_application(app: QApplication) -> None:
-    """Names for QSettings, pyqtgraph's look, and a short GIL switch interval.
+    """Names for QSettings, pyqtgraph's look, a short GIL switch interval, one torch thread.
 
     The training thread runs Python between torch kernels; a 0.5 ms switch interval (instead
     of 5 ms) lets the GUI thread take the GIL back sooner: benchmarks/ui_latency.py measured
     p99 lateness 9-13 ms against 13-16 ms with 2 ms, at the same training rate.
+
+    Only the training thread runs torch on several cores: see `single_torch_thread` (a GUI
+    thread with its own OpenMP team cut the training rate by 40%).
     """
+    single_torch_thread()
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName(APPLICATION)

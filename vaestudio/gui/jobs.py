@@ -9,6 +9,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from ..core.errors import VaeStudioError
+from ..core.thread_tuning import single_torch_thread
 
 Job = Callable[[threading.Event, Callable[[float], bool]], object]  # job(cancel, report) -> result
 
@@ -50,6 +51,7 @@ class JobRunner(QObject):
 
         def run() -> None:
             result = error = None
+            single_torch_thread()  # never an OpenMP team beside the training thread's
             try:
                 result = job(cancel, report)
             except VaeStudioError as exception:

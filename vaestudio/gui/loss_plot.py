@@ -28,7 +28,7 @@ TERM_TITLES = {"loss": "Loss (negative ELBO)", "reconstruction": "Reconstruction
 CHECKBOX_TITLES = {"loss": "Loss", "reconstruction": "Reconstruction", "kl": "KL"}
 TERM_COLOURS = {"loss": (31, 119, 180), "reconstruction": (44, 160, 44), "kl": (214, 39, 40)}
 SMOOTHING = 0.1
-REDRAW_HZ = 15
+REDRAW_HZ = 10
 _COLUMN = {name: index for index, name in enumerate(STEP_COLUMNS)}
 
 
@@ -79,7 +79,7 @@ class LossPlot(QWidget):
         self.raw = {term: _Series() for term in TERMS}
         self.smooth = {term: _Series() for term in TERMS}
         self.test = {term: _Series(64) for term in TERMS}
-        self._dirty = False
+        self._steps_dirty = self._test_dirty = False
 
         self.plot_widget = pg.PlotWidget()
         self.plot_item = self.plot_widget.getPlotItem()
@@ -142,12 +142,12 @@ class LossPlot(QWidget):
         for term in TERMS:
             values = records[:, _COLUMN[term]]
             self._extend_steps(term, x, values)
-        self._dirty = True
+        self._steps_dirty = True
 
     def add_epoch(self, result: EpochResult) -> None:
         self._add_test_point(result.epoch, result.test)
         self.summary.setText(self._summary_text(result))
-        self._dirty = True
+        self._test_dirty = True
 
     def set_history(self, history: TrainingHistory, batch_size: int) -> None:
         """Show a saved run's history (a model opened from a file)."""
@@ -164,26 +164,27 @@ class LossPlot(QWidget):
             self._add_test_point(result.epoch, result.test)
         if history.epochs:
             self.summary.setText(self._summary_text(history.epochs[-1]))
-        self._dirty = True
+        self._steps_dirty = self._test_dirty = True
         self.redraw()
 
     def clear(self) -> None:
         for series in (*self.raw.values(), *self.smooth.values(), *self.test.values()):
             series.clear()
         self.summary.setText("")
-        self._dirty = True
+        self._steps_dirty = self._test_dirty = True
         self.redraw()
 
     # drawing
     def redraw(self) -> None:
         """Push the buffers into the existing curves; a no-op when nothing changed."""
-        if not self._dirty:
-            return
-        self._dirty = False
+        steps, test = self._steps_dirty, self._test_dirty
+        self._steps_dirty = self._test_dirty = False
         for term in TERMS:
-            self.raw_curves[term].setData(self.raw[term].x, self.raw[term].y)
-            self.smooth_curves[term].setData(self.smooth[term].x, self.smooth[term].y)
-            self.test_curves[term].setData(self.test[term].x, self.test[term].y)
+            if steps:
+                self.raw_curves[term].setData(self.raw[term].x, self.raw[term].y)
+                self.smooth_curves[term].setData(self.smooth[term].x, self.smooth[term].y)
+            if test:  # symbols: each setData rebuilds them, so only at epoch ends
+                self.test_curves[term].setData(self.test[term].x, self.test[term].y)
 
     def set_log_scale(self, on: bool) -> None:
         if self.log_box.isChecked() != on:

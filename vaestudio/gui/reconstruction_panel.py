@@ -19,6 +19,7 @@ from ..core.datasets import ImageDataset
 from ..core.latent import reconstruct_images
 from ..core.models import VAE, build_model
 from ..core.reconstruction import ImageScores, ScoringCancelled, score_images
+from ..core.thread_tuning import single_torch_thread
 from .image_strip import ImageGrid, side_by_side
 from .model_session import ModelSession
 
@@ -68,6 +69,7 @@ class TestSetScores(QObject):
 
         def job() -> None:
             scores, error = None, ""
+            single_torch_thread()  # never an OpenMP team beside the training thread's
             try:
                 network = build_model(config)
                 network.load_state_dict(state)

@@ -31,7 +31,7 @@ from ..core.training import EpochResult, StepProgress, Trainer, TrainingConfig, 
 log = logging.getLogger(__name__)
 
 STEP_COLUMNS = ("epoch", "batch", "batches", "loss", "reconstruction", "kl", "samples_per_second")
-EMIT_INTERVAL = 0.05
+EMIT_INTERVAL = 0.1
 # Linux: the training thread runs at a lower priority (nice 10), so the GUI thread wins the CPU
 # whenever it wakes. On an idle machine training loses nothing; ui_latency.py measured p99
 # lateness 13-15 ms with it against 24-36 ms without, on 2 cores.
