@@ -43,6 +43,7 @@ def render(out: Path, dataset: str, epochs_done: int, size: tuple[int, int], log
     config = TrainingConfig(dataset=dataset, model=ModelConfig("mlp", 20, 400), epochs=10, batch_size=128,
                             device="cpu")
     window.panel.set_config(config)
+    window.tabs.setCurrentWidget(window.training_view)  # the window opens on the map when a model is bundled
     window.loss_plot.set_log_scale(log_scale)
     loop = QEventLoop()
     errors: list[str] = []
