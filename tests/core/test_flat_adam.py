@@ -89,3 +89,24 @@ def test_a_trainer_refuses_optimiser_state_that_does_not_fit(splits):
     bad_state = {"state": {}, "param_groups": [{"params": [0, 1], "lr": 1e-3}]}
     with pytest.raises(ModelFileError, match="does not fit its network.*Train a new model"):
         Trainer(config, splits, optimizer_state=bad_state)
+
+
+@pytest.mark.parametrize("clear", ["optimizer", "model"])
+def test_gradients_cleared_the_usual_ways_still_reach_the_update(clear):
+    model, flat_model = two_models()
+    reference = torch.optim.Adam(model.parameters(), lr=1e-2)
+    flat = FlatAdam(flat_model.parameters(), lr=1e-2)
+    for step in range(3):
+        (flat.zero_grad if clear == "optimizer" else flat_model.zero_grad)()  # the latter sets them to None
+        generator = torch.Generator().manual_seed(step)
+        for parameter, flat_parameter in zip(model.parameters(), flat_model.parameters()):
+            grad = torch.randn(parameter.shape, generator=generator)
+            parameter.grad = grad.clone()
+            if flat_parameter.grad is None:
+                flat_parameter.grad = grad.clone()  # as autograd leaves it: a new tensor
+            else:
+                flat_parameter.grad.add_(grad)
+        reference.step()
+        flat.step()
+    for expected, actual in zip(model.parameters(), flat_model.parameters()):
+        torch.testing.assert_close(actual, expected)

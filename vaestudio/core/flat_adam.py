@@ -20,8 +20,10 @@ from torch import nn
 class FlatAdam(torch.optim.Adam):
     """Adam (fused where torch supports it) over `parameters` packed into one tensor.
 
-    The gradients must be written into the parameters' existing `.grad` views, never replaced
-    (no `zero_grad(set_to_none=True)`, no autograd accumulation onto `None`).
+    Gradients are meant to be written into the parameters' `.grad` tensors, which are views
+    of one flat gradient. A gradient replaced by another tensor (after `model.zero_grad()`,
+    say) is copied back into its view at the next `step()`, so the update is always right;
+    `zero_grad()` zeroes the flat gradient in place and keeps the views.
     """
 
     def __init__(self, parameters, lr: float) -> None:
@@ -31,19 +33,42 @@ class FlatAdam(torch.optim.Adam):
         flat = torch.cat([parameter.detach().reshape(-1) for parameter in self._parameters])
         flat_grad = torch.zeros_like(flat)
         self._slices: list[tuple[int, int]] = []
+        self._grad_views: list[torch.Tensor] = []
         offset = 0
         for parameter in self._parameters:
             size = parameter.numel()
             parameter.data = flat[offset:offset + size].view_as(parameter)
-            parameter.grad = flat_grad[offset:offset + size].view_as(parameter)
+            self._grad_views.append(flat_grad[offset:offset + size].view_as(parameter))
+            parameter.grad = self._grad_views[-1]
             self._slices.append((offset, size))
             offset += size
         self.flat = nn.Parameter(flat)  # shares flat's storage, and so every parameter's
-        self.flat.grad = flat_grad
+        self._flat_grad = self.flat.grad = flat_grad
         try:
             super().__init__([self.flat], lr=lr, fused=True)
         except (RuntimeError, TypeError):
             super().__init__([self.flat], lr=lr)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for parameter, view in zip(self._parameters, self._grad_views):
+            grad = parameter.grad
+            if grad is not None and grad.data_ptr() == view.data_ptr():
+                continue
+            if grad is None:
+                view.zero_()
+            else:  # replaced (autograd after model.zero_grad(), say): bring it back into the flat gradient
+                view.copy_(grad)
+            parameter.grad = view
+        self.flat.grad = self._flat_grad
+        return super().step(closure)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Zero the flat gradient in place, whatever `set_to_none` says: the views must stay."""
+        for parameter, view in zip(self._parameters, self._grad_views):
+            parameter.grad = view
+        self.flat.grad = self._flat_grad
+        self._flat_grad.zero_()
 
     def state_dict(self) -> dict:
         packed = super().state_dict()

@@ -45,7 +45,8 @@ class MLPTrainingStep:
 
     def _buffer(self, name: str, rows: int, columns: int, like: torch.Tensor) -> torch.Tensor:
         buffer = self._buffers.get(name)
-        if buffer is None or buffer.shape != (rows, columns) or buffer.device != like.device:
+        if (buffer is None or buffer.shape != (rows, columns) or buffer.device != like.device
+                or buffer.dtype != like.dtype):
             buffer = self._buffers[name] = torch.empty(rows, columns, dtype=like.dtype, device=like.device)
         return buffer
 
@@ -56,7 +57,7 @@ class MLPTrainingStep:
         encoder, mu_layer, logvar_layer = model.encoder_hidden, model.encoder_mu, model.encoder_logvar
         decoder, output = model.decoder_hidden, model.decoder_out
         for parameter in model.parameters():
-            if parameter.grad is None:  # someone called zero_grad(set_to_none=True)
+            if parameter.grad is None:  # after model.zero_grad(); FlatAdam.step copies such a new tensor back
                 parameter.grad = torch.zeros_like(parameter)
         x = x.reshape(-1, PIXELS)
         rows, hidden, latent = len(x), encoder.out_features, mu_layer.out_features
@@ -75,9 +76,10 @@ class MLPTrainingStep:
         # with c = max(s, 1 - s), s = sigmoid(l): the sigmoid the gradient needs anyway replaces an exp
         probabilities = torch.sigmoid(logits)
         confidence = torch.maximum(probabilities, 1.0 - probabilities).log_()
-        reconstruction = logits.relu().sum() - confidence.sum() - torch.dot(logits.reshape(-1), x.reshape(-1))
+        # summed per pixel, not as three large sums that cancel: the reported loss keeps float32's precision
+        reconstruction = logits.relu().sub_(confidence).addcmul_(logits, x, value=-1.0).sum()
         variance = std * std
-        kl = 0.5 * (mu.square().sum() + variance.sum() - logvar.sum()) - 0.5 * mu.numel()
+        kl = 0.5 * mu.square().add_(variance).sub_(logvar).sub_(1.0).sum()
         terms = torch.stack([reconstruction + beta * kl, reconstruction, kl])
 
         d_logits = probabilities.sub_(x)
