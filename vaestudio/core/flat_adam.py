@@ -16,6 +16,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+# Adam's state tensors with one value per parameter element (the rest, "step", is shared)
+PER_ELEMENT_STATE = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+
 
 class FlatAdam(torch.optim.Adam):
     """Adam (fused where torch supports it) over `parameters` packed into one tensor.
@@ -78,7 +81,7 @@ class FlatAdam(torch.optim.Adam):
             flat_state = packed["state"][0]
             for index, (parameter, (offset, size)) in enumerate(zip(self._parameters, self._slices)):
                 state[index] = {key: (value[offset:offset + size].view_as(parameter).clone()
-                                      if key in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") else value.clone())
+                                      if key in PER_ELEMENT_STATE else value.clone())
                                 for key, value in flat_state.items()}
         return {"state": state, "param_groups": [group]}
 
@@ -92,10 +95,10 @@ class FlatAdam(torch.optim.Adam):
         if all(entry is not None for entry in per_parameter):
             first = per_parameter[0]
             state[0] = {key: (torch.cat([entry[key].reshape(-1) for entry in per_parameter])
-                              if key in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") else first[key])
+                              if key in PER_ELEMENT_STATE else first[key])
                         for key in first}
             for entry, parameter in zip(per_parameter, self._parameters):
-                for key in ("exp_avg", "exp_avg_sq"):
+                for key in PER_ELEMENT_STATE:
                     if key in entry and entry[key].shape != parameter.shape:
                         raise ValueError("The optimiser state was saved for a different network.")
         elif any(entry is not None for entry in per_parameter):
