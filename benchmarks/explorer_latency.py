@@ -39,15 +39,15 @@ from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, Qt, QTimer  # n
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from vaestudio.core.checkpoints import SavedModel, open_model  # noqa: E402
-from vaestudio.core.datasets import load_dataset  # noqa: E402
-from vaestudio.core.latent import encode_images, make_plane  # noqa: E402
-from vaestudio.core.models import ModelConfig, build_model  # noqa: E402
-from vaestudio.core.pretrained import default_bundled_model  # noqa: E402
-from vaestudio.core.training import TrainingConfig  # noqa: E402
+from vaestudio.core.data.datasets import load_dataset  # noqa: E402
+from vaestudio.core.latent.space import encode_images, make_plane  # noqa: E402
+from vaestudio.core.models.model_files import SavedModel, open_model  # noqa: E402
+from vaestudio.core.models.networks import ModelConfig, build_model  # noqa: E402
+from vaestudio.core.models.pretrained import default_bundled_model  # noqa: E402
+from vaestudio.core.models.training_config import TrainingConfig  # noqa: E402
 from vaestudio.gui.app import configure_application  # noqa: E402
-from vaestudio.gui.explorer_panel import ExplorerPanel  # noqa: E402
-from vaestudio.gui.latent_map import LatentMap  # noqa: E402
+from vaestudio.gui.explorer.explorer_panel import ExplorerPanel  # noqa: E402
+from vaestudio.gui.explorer.latent_map import LatentMap  # noqa: E402
 from vaestudio.gui.model_session import ModelSession  # noqa: E402
 
 TARGET_CLICK_MS, TARGET_REENCODE_MS, TARGET_PAN_MS = 16.0, 300.0, 16.0

@@ -27,18 +27,18 @@ import time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import torch  # noqa: E402
+from common import ROOT, data_dir, percentile, result_line  # noqa: E402
 from PySide6.QtCore import QEvent, QObject, QPointF, QThreadPool  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from common import ROOT, data_dir, percentile, result_line  # noqa: E402
-from vaestudio.core.checkpoints import SavedModel, open_model  # noqa: E402
-from vaestudio.core.datasets import load_dataset  # noqa: E402
-from vaestudio.core.models import ModelConfig, build_model  # noqa: E402
-from vaestudio.core.training import TrainingConfig  # noqa: E402
+from vaestudio.core.data.datasets import load_dataset  # noqa: E402
+from vaestudio.core.models.model_files import SavedModel, open_model  # noqa: E402
+from vaestudio.core.models.networks import ModelConfig, build_model  # noqa: E402
+from vaestudio.core.models.training_config import TrainingConfig  # noqa: E402
 from vaestudio.gui.app import configure_application  # noqa: E402
 from vaestudio.gui.model_session import ModelSession  # noqa: E402
-from vaestudio.gui.sketch_panel import CANVAS_SIDE, SketchPanel  # noqa: E402
-from vaestudio.gui.sliders_panel import SlidersPanel  # noqa: E402
+from vaestudio.gui.panels.sketch import CANVAS_SIDE, SketchPanel  # noqa: E402
+from vaestudio.gui.panels.sliders import SlidersPanel  # noqa: E402
 
 BUNDLED = ROOT / "resources" / "pretrained" / "mnist-mlp-z20.safetensors"
 WARM_UP = 30

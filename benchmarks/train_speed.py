@@ -17,12 +17,14 @@ import time
 
 import torch
 import torch.nn.functional as F
+from common import data_dir, result_line
 from torch import nn
 
-from common import data_dir, result_line
-from vaestudio.core.datasets import load_dataset
-from vaestudio.core.models import ModelConfig
-from vaestudio.core.training import StepProgress, Trainer, TrainingConfig
+from vaestudio.core.data.datasets import load_dataset
+from vaestudio.core.models.history import StepProgress
+from vaestudio.core.models.networks import ModelConfig
+from vaestudio.core.models.training_config import TrainingConfig
+from vaestudio.core.training.trainer import Trainer
 
 MFLOP_PER_IMAGE = 3.28
 

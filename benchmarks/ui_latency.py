@@ -38,17 +38,18 @@ os.environ["VAESTUDIO_HOME"] = tempfile.mkdtemp(prefix="vaestudio-bench-")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from common import result_line  # noqa: E402
 from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication, QLabel  # noqa: E402
 
-from vaestudio.core.datasets import load_dataset  # noqa: E402
+from vaestudio.core.data.datasets import load_dataset  # noqa: E402
 from vaestudio.core.errors import VaeStudioError  # noqa: E402
-from vaestudio.core.models import ModelConfig  # noqa: E402
-from vaestudio.core.training import EpochResult, Trainer, TrainingConfig  # noqa: E402
+from vaestudio.core.models.history import EpochResult
+from vaestudio.core.models.networks import ModelConfig  # noqa: E402
+from vaestudio.core.models.training_config import TrainingConfig  # noqa: E402
+from vaestudio.core.training.trainer import Trainer
 from vaestudio.gui.app import configure_application  # noqa: E402
 from vaestudio.gui.main_window import MainWindow  # noqa: E402
-
-from common import result_line  # noqa: E402
 
 TICK_MS = 16
 INTERACT_MS = 250

@@ -27,13 +27,14 @@ from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from vaestudio.core.checkpoints import SavedModel, open_model  # noqa: E402
-from vaestudio.core.datasets import load_dataset  # noqa: E402
-from vaestudio.core.models import ModelConfig  # noqa: E402
-from vaestudio.core.pretrained import default_bundled_model  # noqa: E402
-from vaestudio.core.training import Trainer, TrainingConfig  # noqa: E402
+from vaestudio.core.data.datasets import load_dataset  # noqa: E402
+from vaestudio.core.models.model_files import SavedModel, open_model  # noqa: E402
+from vaestudio.core.models.networks import ModelConfig  # noqa: E402
+from vaestudio.core.models.pretrained import default_bundled_model  # noqa: E402
+from vaestudio.core.models.training_config import TrainingConfig  # noqa: E402
+from vaestudio.core.training.trainer import Trainer
 from vaestudio.gui.app import configure_application  # noqa: E402
-from vaestudio.gui.explorer_panel import ExplorerPanel  # noqa: E402
+from vaestudio.gui.explorer.explorer_panel import ExplorerPanel  # noqa: E402
 from vaestudio.gui.model_session import ModelSession  # noqa: E402
 
 

@@ -22,14 +22,14 @@ import numpy as np  # noqa: E402
 from PySide6.QtCore import QPointF, QThreadPool  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from vaestudio.core.checkpoints import open_model  # noqa: E402
-from vaestudio.core.datasets import load_dataset  # noqa: E402
+from vaestudio.core.data.datasets import load_dataset  # noqa: E402
+from vaestudio.core.models.model_files import open_model  # noqa: E402
 from vaestudio.gui.app import configure_application  # noqa: E402
-from vaestudio.gui.interpolation_panel import InterpolationPanel  # noqa: E402
 from vaestudio.gui.model_session import ModelSession  # noqa: E402
-from vaestudio.gui.reconstruction_panel import ReconstructionPanel  # noqa: E402
-from vaestudio.gui.sketch_panel import SketchPanel  # noqa: E402
-from vaestudio.gui.sliders_panel import SlidersPanel  # noqa: E402
+from vaestudio.gui.panels.interpolation import InterpolationPanel  # noqa: E402
+from vaestudio.gui.panels.reconstruction import ReconstructionPanel  # noqa: E402
+from vaestudio.gui.panels.sketch import SketchPanel  # noqa: E402
+from vaestudio.gui.panels.sliders import SlidersPanel  # noqa: E402
 
 SIZE = (1100, 620)
 SEVEN = [[(70, 70), (210, 66), (175, 140), (130, 230)], [(120, 150), (200, 148)]]  # a digit 7 in pad pixels

@@ -24,10 +24,10 @@ os.environ["VAESTUDIO_HOME"] = tempfile.mkdtemp(prefix="vaestudio-render-")
 from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from vaestudio.core.models import ModelConfig  # noqa: E402
-from vaestudio.core.training import TrainingConfig  # noqa: E402
+from vaestudio.core.models.networks import ModelConfig  # noqa: E402
+from vaestudio.core.models.training_config import TrainingConfig  # noqa: E402
 from vaestudio.gui.app import configure_application, create_main_window  # noqa: E402
-from vaestudio.gui.dialogs import error_reporter  # noqa: E402
+from vaestudio.gui.widgets.dialogs import error_reporter  # noqa: E402
 
 
 def render(out: Path, dataset: str, epochs_done: int, size: tuple[int, int], log_scale: bool = False) -> Path:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vaestudio.core.datasets import DatasetSplits, ImageDataset
-from vaestudio.core.idx import write_idx_images, write_idx_labels
+from vaestudio.core.data.datasets import DatasetSplits, ImageDataset
+from vaestudio.core.data.idx import write_idx_images, write_idx_labels
 
 
 def make_digits(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

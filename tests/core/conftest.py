@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
 from tiny_data import tiny_splits
-from vaestudio.core.datasets import DatasetSplits
+
+from vaestudio.core.data.datasets import DatasetSplits
 
 
 @pytest.fixture

@@ -1,10 +1,16 @@
 import pytest
 import torch
 
-from vaestudio.core.checkpoints import import_pytorch_example, load_model, open_model, save_model
 from vaestudio.core.errors import ModelFileError
-from vaestudio.core.models import ModelConfig
-from vaestudio.core.training import Trainer, TrainingConfig
+from vaestudio.core.models.model_files import (
+    import_pytorch_example,
+    load_model,
+    open_model,
+    save_model,
+)
+from vaestudio.core.models.networks import ModelConfig
+from vaestudio.core.models.training_config import TrainingConfig
+from vaestudio.core.training.trainer import Trainer
 
 
 @pytest.fixture
@@ -152,7 +158,7 @@ def test_unreadable_file(tmp_path, monkeypatch):
 
 
 def test_model_path_is_checked_before_training(tmp_path):
-    from vaestudio.core.checkpoints import check_model_path
+    from vaestudio.core.models.model_files import check_model_path
 
     with pytest.raises(ModelFileError, match="is a folder; give a file name such as"):
         check_model_path(tmp_path)

@@ -3,12 +3,11 @@ import subprocess
 import sys
 
 import pytest
+from tiny_data import write_idx_folder
 
 from vaestudio import __version__
-from vaestudio.cli import main
-from vaestudio.core.checkpoints import load_model
-
-from tiny_data import write_idx_folder
+from vaestudio.cli.main import main
+from vaestudio.core.models.model_files import load_model
 
 
 @pytest.fixture
@@ -18,7 +17,7 @@ def idx_spec(tmp_path):
 
 
 def test_version():
-    result = subprocess.run([sys.executable, "-m", "vaestudio.cli", "--version"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "vaestudio.cli.main", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == f"vaestudio {__version__}"
 
 
@@ -76,7 +75,7 @@ def test_data_list(capsys):
 def test_eval_checks_the_device_before_reading_data(idx_spec, tmp_path, capsys, monkeypatch):
     out = tmp_path / "model.safetensors"
     main(["train", "--dataset", idx_spec, "--epochs", "1", "--latent-dim", "2", "--hidden", "16", "--out", str(out)])
-    import vaestudio.commands as commands
+    import vaestudio.cli.commands as commands
 
     monkeypatch.setattr(commands, "load_dataset", lambda *a, **k: pytest.fail("data read before the device check"))
     assert main(["eval", str(out), "--device", "banana"]) == 2

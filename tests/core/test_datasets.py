@@ -12,17 +12,16 @@ import pytest
 import torch
 from PIL import Image
 
-from vaestudio.core import mnist_wheel
-from vaestudio.core.datasets import (
+from vaestudio.core.data import mnist_wheel
+from vaestudio.core.data.datasets import (
     NAMED_DATASETS,
     fetch_dataset,
     list_datasets,
     load_dataset,
     parse_dataset_spec,
 )
-from vaestudio.core.errors import ConfigError, DataFileError, DatasetError
-from vaestudio.core.idx import write_idx_images, write_idx_labels
-from vaestudio.core.paths import (
+from vaestudio.core.data.idx import write_idx_images, write_idx_labels
+from vaestudio.core.data.paths import (
     atomic_output,
     atomic_write_bytes,
     data_search_dirs,
@@ -30,6 +29,7 @@ from vaestudio.core.paths import (
     runs_dir,
     user_data_dir,
 )
+from vaestudio.core.errors import ConfigError, DataFileError, DatasetError
 
 REAL_DATA_DIR = os.environ.get("VAESTUDIO_DATA_DIR")
 
@@ -357,7 +357,7 @@ def test_subset_and_to(tmp_path: Path) -> None:
 
 def test_core_data_layer_imports_no_qt() -> None:
     code = (
-        "import sys, vaestudio.core.datasets, vaestudio.core.idx, vaestudio.core.mnist_wheel, vaestudio.core.paths;"
+        "import sys, vaestudio.core.data.datasets, vaestudio.core.data.idx, vaestudio.core.data.mnist_wheel, vaestudio.core.data.paths;"
         "bad = [m for m in sys.modules if m.startswith(('PySide', 'PyQt', 'pyqtgraph', 'shiboken'))];"
         "assert not bad, bad"
     )

@@ -4,9 +4,10 @@ import pytest
 import torch
 
 from vaestudio.core.errors import ModelFileError
-from vaestudio.core.flat_adam import FlatAdam
-from vaestudio.core.models import ModelConfig, build_model
-from vaestudio.core.training import Trainer, TrainingConfig
+from vaestudio.core.models.networks import ModelConfig, build_model
+from vaestudio.core.models.training_config import TrainingConfig
+from vaestudio.core.training.flat_adam import FlatAdam
+from vaestudio.core.training.trainer import Trainer
 
 
 def two_models():

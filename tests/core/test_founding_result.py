@@ -4,8 +4,10 @@ import os
 
 import pytest
 
-from vaestudio.core.datasets import load_dataset
-from vaestudio.core.training import EpochResult, Trainer, TrainingConfig
+from vaestudio.core.data.datasets import load_dataset
+from vaestudio.core.models.history import EpochResult
+from vaestudio.core.models.training_config import TrainingConfig
+from vaestudio.core.training.trainer import Trainer
 
 pytestmark = pytest.mark.skipif(not os.environ.get("VAESTUDIO_DATA_DIR"),
                                 reason="needs MNIST: set VAESTUDIO_DATA_DIR to a folder holding MNIST/raw/")

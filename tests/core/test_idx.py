@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vaestudio.core.errors import DataFileError, DatasetError
-from vaestudio.core.idx import (
+from vaestudio.core.data.idx import (
     read_idx_images,
     read_idx_labels,
     read_idx_pair,
     write_idx_images,
     write_idx_labels,
 )
+from vaestudio.core.errors import DataFileError, DatasetError
 
 
 def _images(count: int, seed: int = 0) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from vaestudio.core.latent import (
+from vaestudio.core.latent.space import (
     DimensionProjection,
     PCAProjection,
     build_map,
@@ -22,8 +22,8 @@ from vaestudio.core.latent import (
     slerp,
     tile_images,
 )
-from vaestudio.core.models import ModelConfig, build_model
-from vaestudio.core.tsne import TSNEConfig
+from vaestudio.core.latent.tsne import TSNEConfig
+from vaestudio.core.models.networks import ModelConfig, build_model
 
 
 @pytest.fixture
@@ -196,7 +196,7 @@ def test_build_map_encodes_the_chosen_images_and_keeps_labels_aligned(model) -> 
 
 
 def test_posterior_outline_is_the_projected_ellipse():
-    from vaestudio.core.latent import DimensionProjection, posterior_outline
+    from vaestudio.core.latent.space import DimensionProjection, posterior_outline
 
     projection = DimensionProjection(4, 1, 3)
     mu = np.array([9.0, 1.0, 9.0, -2.0])

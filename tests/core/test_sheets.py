@@ -9,17 +9,24 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-
 from tiny_data import make_digits, write_idx_folder
-from vaestudio import sheet_command
-from vaestudio.cli import main
-from vaestudio.core import sheets
-from vaestudio.core.checkpoints import save_model
+
+from vaestudio.cli import sheet_command
+from vaestudio.cli.main import main
 from vaestudio.core.errors import ConfigError, ExportError
-from vaestudio.core.latent import PCAProjection, reconstruct_images, sample_prior
-from vaestudio.core.models import ModelConfig, build_model
-from vaestudio.core.sheets import SheetSpec, export_sheet, make_sheet, sheet_size, write_gif, write_png
-from vaestudio.core.training import TrainingConfig
+from vaestudio.core.latent import sheets
+from vaestudio.core.latent.sheets import (
+    SheetSpec,
+    export_sheet,
+    make_sheet,
+    sheet_size,
+    write_gif,
+    write_png,
+)
+from vaestudio.core.latent.space import PCAProjection, reconstruct_images, sample_prior
+from vaestudio.core.models.model_files import save_model
+from vaestudio.core.models.networks import ModelConfig, build_model
+from vaestudio.core.models.training_config import TrainingConfig
 
 LATENT = 4
 
@@ -247,7 +254,7 @@ def test_a_full_disk_leaves_the_old_file_and_no_temporary(monkeypatch, tmp_path)
 def test_an_unwritable_folder_is_named(monkeypatch, tmp_path):
     def refuse(path):
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
-    monkeypatch.setattr("vaestudio.core.paths._temporary_sibling", refuse)
+    monkeypatch.setattr("vaestudio.core.data.paths._temporary_sibling", refuse)
     with pytest.raises(ExportError, match=f"Cannot write to the folder {tmp_path}: permission denied"):
         write_png(np.zeros((2, 2, 3), np.uint8), tmp_path / "x.png")
     (tmp_path / "file").write_text("not a folder")

@@ -8,14 +8,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from tiny_data import write_idx_folder
-from vaestudio.cli import main
-from vaestudio.core.checkpoints import load_model
-from vaestudio.core.datasets import load_dataset
+
+from vaestudio.cli.main import main
+from vaestudio.core.data.datasets import load_dataset
 from vaestudio.core.errors import ConfigError, ExportError
-from vaestudio.core.latent import EncodedSet, PCAProjection, encode_images
-from vaestudio.core.tables import encoded_columns, map_projection, write_encoded_csv, write_history_csv
+from vaestudio.core.latent.space import EncodedSet, PCAProjection, encode_images
+from vaestudio.core.latent.tables import (
+    encoded_columns,
+    map_projection,
+    write_encoded_csv,
+    write_history_csv,
+)
+from vaestudio.core.models.model_files import load_model
 
 TEST_IMAGES = 48
 LATENT = 3
@@ -121,7 +126,7 @@ def test_without_a_map_the_columns_stop_at_the_log_variances(tmp_path):
 
 
 def test_a_full_disk_leaves_no_half_written_table(monkeypatch, tmp_path):
-    from vaestudio.core.training import TrainingHistory
+    from vaestudio.core.models.history import TrainingHistory
 
     def write_half(self, data):
         with Path.open(self, "wb") as handle:

@@ -1,6 +1,10 @@
 import torch
 
-from vaestudio.core.thread_tuning import ThreadTuner, single_torch_thread, thread_candidates
+from vaestudio.core.training.thread_tuning import (
+    ThreadTuner,
+    single_torch_thread,
+    thread_candidates,
+)
 
 
 class FakeMachine:

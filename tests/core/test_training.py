@@ -4,9 +4,14 @@ import pytest
 import torch
 
 from vaestudio.core.errors import ConfigError, DeviceError
-from vaestudio.core.models import ModelConfig
-from vaestudio.core.training import (EpochResult, StepProgress, Trainer, TrainingConfig, TrainingControl,
-                                     TrainingDivergedError)
+from vaestudio.core.models.history import EpochResult, StepProgress
+from vaestudio.core.models.networks import ModelConfig
+from vaestudio.core.models.training_config import TrainingConfig
+from vaestudio.core.training.trainer import (
+    Trainer,
+    TrainingControl,
+    TrainingDivergedError,
+)
 
 SMALL = ModelConfig("mlp", latent_dim=4, hidden=32)
 

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from vaestudio.core.errors import ConfigError
-from vaestudio.core.tsne import TSNEConfig, joint_probabilities, subsample_indices, tsne
+from vaestudio.core.latent.tsne import (
+    TSNEConfig,
+    joint_probabilities,
+    subsample_indices,
+    tsne,
+)
 
 
 def _blobs(per_cluster: int = 40, clusters: int = 4, dim: int = 10, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QSettings
 
-from vaestudio.core.idx import write_idx_images, write_idx_labels
+from vaestudio.core.data.idx import write_idx_images, write_idx_labels
 
 pytest.importorskip("pytestqt")
 
@@ -51,8 +51,8 @@ def tiny_dataset(tmp_path) -> str:
 
 @pytest.fixture
 def tiny_config(tiny_dataset):
-    from vaestudio.core.models import ModelConfig
-    from vaestudio.core.training import TrainingConfig
+    from vaestudio.core.models.networks import ModelConfig
+    from vaestudio.core.models.training_config import TrainingConfig
 
     def make(epochs: int = 2, **changes):
         values = dict(dataset=tiny_dataset, model=ModelConfig("mlp", 4, 32), epochs=epochs, batch_size=32,
@@ -83,7 +83,7 @@ def model():
     """A small untrained MLP VAE (latent 4), the same for every test."""
     import torch
 
-    from vaestudio.core.models import ModelConfig, build_model
+    from vaestudio.core.models.networks import ModelConfig, build_model
 
     torch.manual_seed(0)
     return build_model(ModelConfig("mlp", 4, 32))
@@ -92,8 +92,8 @@ def model():
 @pytest.fixture
 def session(model):
     """A ModelSession showing `model` (panels' tests; a module may override it)."""
-    from vaestudio.core.checkpoints import SavedModel
-    from vaestudio.core.training import TrainingConfig
+    from vaestudio.core.models.model_files import SavedModel
+    from vaestudio.core.models.training_config import TrainingConfig
     from vaestudio.gui.model_session import ModelSession
 
     session = ModelSession()

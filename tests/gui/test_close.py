@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vaestudio.core.checkpoints import open_model
-from vaestudio.gui import dialogs
+from vaestudio.core.models.model_files import open_model
+from vaestudio.gui.widgets import dialogs
 
 
 def _start_and_wait_for_an_epoch(window, qtbot, tiny_config):

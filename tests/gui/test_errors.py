@@ -7,9 +7,9 @@ import math
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from vaestudio.core import training
-from vaestudio.core.checkpoints import open_model
-from vaestudio.gui import dialogs
+from vaestudio.core.models.model_files import open_model
+from vaestudio.core.training import trainer as training
+from vaestudio.gui.widgets import dialogs
 
 
 def _visible_dialogs(window) -> list[QMessageBox]:
@@ -109,7 +109,7 @@ def test_a_non_finite_loss_shows_a_dialog_and_keeps_the_last_weights(window, qtb
 
 
 def test_an_unexpected_error_becomes_a_short_message(window, qtbot, tiny_config, monkeypatch):
-    from vaestudio.gui import training_worker
+    from vaestudio.gui.training import worker as training_worker
 
     def broken(*args, **kwargs):
         raise RuntimeError("the disk caught fire")
@@ -126,7 +126,7 @@ def test_an_unexpected_error_becomes_a_short_message(window, qtbot, tiny_config,
 
 @pytest.mark.parametrize("device", ["cuda:7", "mps"])
 def test_a_missing_device_cannot_start(window, qtbot, tiny_config, device):
-    from vaestudio.core.devices import available_devices
+    from vaestudio.core.training.devices import available_devices
 
     if device in available_devices():
         pytest.skip(f"{device} exists here")
@@ -138,7 +138,7 @@ def test_a_missing_device_cannot_start(window, qtbot, tiny_config, device):
 
 
 def test_a_named_dataset_unavailable_offline_shows_what_to_do(window, qtbot, tiny_config, monkeypatch):
-    from vaestudio.core import datasets
+    from vaestudio.core.data import datasets
 
     def offline(name, entry, data_dir, progress, attempts):
         attempts.append("torchvision download: <urlopen error [Errno -2] Name or service not known>")

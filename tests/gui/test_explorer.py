@@ -12,15 +12,20 @@ from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from vaestudio.core.checkpoints import SavedModel
-from vaestudio.core.datasets import load_dataset
-from vaestudio.core.latent import PCAProjection, decode_grid, decode_latents, encode_images
-from vaestudio.core.models import ModelConfig, build_model
-from vaestudio.core.training import TrainingConfig
-from vaestudio.gui.explorer_panel import ExplorerPanel
+from vaestudio.core.data.datasets import load_dataset
+from vaestudio.core.latent.space import (
+    PCAProjection,
+    decode_grid,
+    decode_latents,
+    encode_images,
+)
+from vaestudio.core.models.model_files import SavedModel
+from vaestudio.core.models.networks import ModelConfig, build_model
+from vaestudio.core.models.training_config import TrainingConfig
+from vaestudio.gui.explorer.explorer_panel import ExplorerPanel
+from vaestudio.gui.explorer.projection_controls import ExplorerSettings, load_settings
 from vaestudio.gui.jobs import JobRunner
 from vaestudio.gui.model_session import ModelSession
-from vaestudio.gui.projection_controls import ExplorerSettings, load_settings
 
 TIMEOUT = 20_000
 

@@ -7,9 +7,9 @@ import pytest
 from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 
-from vaestudio.gui import latent_map as latent_map_module
-from vaestudio.gui.image_preview import crisp_rect
-from vaestudio.gui.latent_map import LatentMap
+from vaestudio.gui.explorer import latent_map as latent_map_module
+from vaestudio.gui.explorer.latent_map import LatentMap
+from vaestudio.gui.widgets.image_preview import crisp_rect
 
 
 @pytest.fixture

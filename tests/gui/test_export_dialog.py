@@ -9,17 +9,17 @@ import torch
 from PIL import Image
 from PySide6.QtGui import QImage
 from PySide6.QtSvg import QSvgRenderer
-
 from tiny_data import tiny_splits
-from vaestudio.core.checkpoints import SavedModel
+
 from vaestudio.core.errors import ExportError
-from vaestudio.core.latent import PCAProjection
-from vaestudio.core.models import ModelConfig, build_model
-from vaestudio.core.sheets import SheetSpec, encode_png, make_sheet
-from vaestudio.core.training import TrainingConfig
-from vaestudio.gui import dialogs
-from vaestudio.gui.export_dialog import ExportDialog, export_plot
+from vaestudio.core.latent.sheets import SheetSpec, encode_png, make_sheet
+from vaestudio.core.latent.space import PCAProjection
+from vaestudio.core.models.model_files import SavedModel
+from vaestudio.core.models.networks import ModelConfig, build_model
+from vaestudio.core.models.training_config import TrainingConfig
 from vaestudio.gui.model_session import ModelSession
+from vaestudio.gui.widgets import dialogs
+from vaestudio.gui.widgets.export_dialog import ExportDialog, export_plot
 
 LATENT = 3
 

@@ -6,11 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from vaestudio.core.checkpoints import SavedModel
-from vaestudio.core.latent import decode_latents, encode_images, interpolate, slerp
-from vaestudio.core.training import TrainingConfig
-from vaestudio.gui.interpolation_panel import InterpolationPanel
+from vaestudio.core.latent.space import (
+    decode_latents,
+    encode_images,
+    interpolate,
+    slerp,
+)
+from vaestudio.core.models.model_files import SavedModel
+from vaestudio.core.models.training_config import TrainingConfig
 from vaestudio.gui.model_session import ModelSession
+from vaestudio.gui.panels.interpolation import InterpolationPanel
 
 
 @pytest.fixture

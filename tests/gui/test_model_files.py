@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from vaestudio.core.checkpoints import load_model, save_model
-from vaestudio.core.evaluation import EvaluationResult
-from vaestudio.core.models import ModelConfig, build_model
-from vaestudio.core.training import EpochResult, TrainingConfig, TrainingHistory
+from vaestudio.core.models.history import EpochResult, EvaluationResult, TrainingHistory
+from vaestudio.core.models.model_files import load_model, save_model
+from vaestudio.core.models.networks import ModelConfig, build_model
+from vaestudio.core.models.training_config import TrainingConfig
 
 
 def _saved_model(path, latent_dim: int = 3):

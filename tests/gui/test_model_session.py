@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from vaestudio.core.models import ModelConfig, build_model
-from vaestudio.core.training import TrainingConfig, TrainingHistory
+from vaestudio.core.models.history import TrainingHistory
+from vaestudio.core.models.networks import ModelConfig, build_model
+from vaestudio.core.models.training_config import TrainingConfig
 
 
 def test_a_new_run_takes_over_at_its_first_snapshot(session, model, qtbot):

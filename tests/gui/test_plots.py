@@ -5,10 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vaestudio.core.evaluation import EvaluationResult
-from vaestudio.core.training import EpochResult, TrainingHistory
-from vaestudio.gui.kl_bars import COLLAPSED_COLOUR, USED_COLOUR, KLBars
-from vaestudio.gui.loss_plot import LossPlot, batches_per_epoch, exponential_smoothing
+from vaestudio.core.models.history import EpochResult, EvaluationResult, TrainingHistory
+from vaestudio.gui.training.kl_bars import COLLAPSED_COLOUR, USED_COLOUR, KLBars
+from vaestudio.gui.training.loss_plot import (
+    LossPlot,
+    batches_per_epoch,
+    exponential_smoothing,
+)
 
 
 def _records(epoch: int, batches: int, start: float = 100.0) -> np.ndarray:

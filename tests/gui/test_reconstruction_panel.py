@@ -7,11 +7,14 @@ import pytest
 import torch
 from PySide6.QtCore import Qt
 
-from vaestudio.core.evaluation import to_pixels
-from vaestudio.core.latent import reconstruct_images
-from vaestudio.core.objectives import kl_per_dimension, reconstruction_per_image
-from vaestudio.core.reconstruction import score_images
-from vaestudio.gui.reconstruction_panel import ReconstructionPanel
+from vaestudio.core.latent.reconstruction import score_images
+from vaestudio.core.latent.space import reconstruct_images
+from vaestudio.core.training.evaluation import to_pixels
+from vaestudio.core.training.objectives import (
+    kl_per_dimension,
+    reconstruction_per_image,
+)
+from vaestudio.gui.panels.reconstruction import ReconstructionPanel
 
 
 @pytest.fixture

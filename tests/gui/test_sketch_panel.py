@@ -9,10 +9,14 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from vaestudio.core.latent import decode_latents, encode_images
-from vaestudio.core.reconstruction import average_down, nearest_images, normalise_like_mnist
+from vaestudio.core.latent.reconstruction import (
+    average_down,
+    nearest_images,
+    normalise_like_mnist,
+)
+from vaestudio.core.latent.space import decode_latents, encode_images
 from vaestudio.gui.model_session import ModelSession
-from vaestudio.gui.sketch_panel import CANVAS_SIDE, SketchPanel
+from vaestudio.gui.panels.sketch import CANVAS_SIDE, SketchPanel
 
 
 @pytest.fixture

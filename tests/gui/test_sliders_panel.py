@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from vaestudio.core.checkpoints import SavedModel
-from vaestudio.core.evaluation import EvaluationResult
-from vaestudio.core.latent import decode_latents, encode_images
-from vaestudio.core.training import EpochResult, TrainingConfig, TrainingHistory
+from vaestudio.core.latent.space import decode_latents, encode_images
+from vaestudio.core.models.history import EpochResult, EvaluationResult, TrainingHistory
+from vaestudio.core.models.model_files import SavedModel
+from vaestudio.core.models.training_config import TrainingConfig
 from vaestudio.gui.model_session import ModelSession
-from vaestudio.gui.sliders_panel import TRAVERSAL_VALUES, SlidersPanel
+from vaestudio.gui.panels.sliders import TRAVERSAL_VALUES, SlidersPanel
 
 KL = [0.01, 2.0, 0.5, 0.0]  # dimensions 1, 2, 0, 3 by information; 0 and 3 collapsed
 

@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from vaestudio.core.errors import DatasetError
-from vaestudio.core.models import ModelConfig
-from vaestudio.core.training import TrainingConfig
-from vaestudio.gui.training_panel import TrainingPanel, folder_dataset_spec
+from vaestudio.core.models.networks import ModelConfig
+from vaestudio.core.models.training_config import TrainingConfig
+from vaestudio.gui.training.run_panel import TrainingPanel, folder_dataset_spec
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from vaestudio.core.checkpoints import open_model
-from vaestudio.core.paths import runs_dir
-from vaestudio.gui.training_worker import STEP_COLUMNS
+from vaestudio.core.data.paths import runs_dir
+from vaestudio.core.models.model_files import open_model
+from vaestudio.gui.training.worker import STEP_COLUMNS
 
 
 def test_a_run_trains_publishes_snapshots_and_autosaves(window, qtbot, tiny_config):

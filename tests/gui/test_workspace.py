@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from test_explorer import TIMEOUT, saved_model
-from vaestudio.core.latent import encode_images, posterior_outline
-from vaestudio.gui.export_dialog import ExportDialog
+
+from vaestudio.core.latent.space import encode_images, posterior_outline
+from vaestudio.gui.explorer.workspace import ExplorerWorkspace
 from vaestudio.gui.main_window import MainWindow
-from vaestudio.gui.workspace import ExplorerWorkspace
+from vaestudio.gui.widgets.export_dialog import ExportDialog
 
 
 @pytest.fixture

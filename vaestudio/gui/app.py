@@ -10,12 +10,12 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from ..core.checkpoints import open_model
-from ..core.errors import VaeStudioError
-from ..core.pretrained import default_bundled_model
-from ..core.thread_tuning import single_torch_thread
-from .main_window import MainWindow
-from .workspace import ExplorerWorkspace
+from vaestudio.core.errors import VaeStudioError
+from vaestudio.core.models.model_files import open_model
+from vaestudio.core.models.pretrained import default_bundled_model
+from vaestudio.core.training.thread_tuning import single_torch_thread
+from vaestudio.gui.explorer.workspace import ExplorerWorkspace
+from vaestudio.gui.main_window import MainWindow
 
 ORGANIZATION = "VAE Studio"
 APPLICATION = "VAE Studio"

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from ..core.errors import VaeStudioError
-from ..core.thread_tuning import single_torch_thread
+from vaestudio.core.errors import VaeStudioError
+from vaestudio.core.training.thread_tuning import single_torch_thread
 
 Job = Callable[[threading.Event, Callable[[float], bool]], object]  # job(cancel, report) -> result
 

@@ -8,7 +8,6 @@ Other panels join as tabs through `add_panel`.
 from __future__ import annotations
 
 import functools
-
 import re
 import shutil
 import time
@@ -17,21 +16,38 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea,
-                               QSplitter, QTabWidget, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QWidget,
+)
 
-from .. import __version__
-from ..core.checkpoints import SavedModel, open_model, save_model
-from ..core.devices import device_label, resolve_device
-from ..core.errors import ConfigError, DeviceError, VaeStudioError
-from ..core.paths import atomic_output, runs_dir
-from ..core.training import EpochResult, TrainingConfig, TrainingHistory
-from . import dialogs
-from .kl_bars import KLBars
-from .loss_plot import LossPlot
-from .model_session import ModelSession
-from .training_panel import TrainingPanel
-from .training_worker import STEP_COLUMNS, TRAINING_NICENESS, RunInfo, TrainingRequest, TrainingRun
+from vaestudio import __version__
+from vaestudio.core.data.paths import atomic_output, runs_dir
+from vaestudio.core.errors import ConfigError, DeviceError, VaeStudioError
+from vaestudio.core.models.history import EpochResult, TrainingHistory
+from vaestudio.core.models.model_files import SavedModel, open_model, save_model
+from vaestudio.core.models.training_config import TrainingConfig
+from vaestudio.core.training.devices import device_label, resolve_device
+from vaestudio.gui.model_session import ModelSession
+from vaestudio.gui.training.kl_bars import KLBars
+from vaestudio.gui.training.loss_plot import LossPlot
+from vaestudio.gui.training.run_panel import TrainingPanel
+from vaestudio.gui.training.worker import (
+    STEP_COLUMNS,
+    TRAINING_NICENESS,
+    RunInfo,
+    TrainingRequest,
+    TrainingRun,
+)
+from vaestudio.gui.widgets import dialogs
 
 MODEL_FILTER = "VAE Studio models (*.safetensors);;PyTorch example state_dicts (*.pt *.pth);;All files (*)"
 _COLUMN = {name: index for index, name in enumerate(STEP_COLUMNS)}

@@ -11,9 +11,10 @@ from __future__ import annotations
 import torch
 from PySide6.QtCore import QObject, Signal
 
-from ..core.checkpoints import SavedModel
-from ..core.models import VAE, build_model
-from ..core.training import TrainingConfig, TrainingHistory
+from vaestudio.core.models.history import TrainingHistory
+from vaestudio.core.models.model_files import SavedModel
+from vaestudio.core.models.networks import VAE, build_model
+from vaestudio.core.models.training_config import TrainingConfig
 
 
 class ModelSession(QObject):

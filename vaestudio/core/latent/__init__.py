@@ -1,0 +1,1 @@
+"""The latent space: encoding, projections, t-SNE, reconstruction, sheets and tables."""

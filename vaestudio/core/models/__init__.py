@@ -1,0 +1,1 @@
+"""The networks, the settings and history a model carries, and model files."""

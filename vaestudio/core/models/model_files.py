@@ -1,0 +1,224 @@
+"""Model files: one safetensors file per model, never unpickled.
+
+The tensors hold the weights (`model.*`), the optimiser's state for resuming
+(`optimizer.*`) and the per-step loss history (`history.*`). The metadata (strings, JSON
+where structured) holds the format version, model and training configuration, dataset,
+epoch, per-epoch results and the versions that wrote it.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import struct
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors_bytes
+from safetensors.torch import save as save_safetensors_bytes
+
+from vaestudio import __version__
+from vaestudio.core.data.paths import atomic_write_bytes
+from vaestudio.core.errors import ModelFileError
+from vaestudio.core.models.history import EpochResult, TrainingHistory
+from vaestudio.core.models.networks import VAE, ModelConfig, build_model
+from vaestudio.core.models.training_config import TrainingConfig
+
+FORMAT = "vaestudio-model"
+FORMAT_VERSION = "1"
+HISTORY_KEYS = ("step_loss", "step_reconstruction", "step_kl")
+
+
+@dataclass
+class SavedModel:
+    """A model read from disk (always on the CPU, in eval mode) and what came with it."""
+
+    model: VAE
+    training: TrainingConfig
+    epoch: int = 0
+    history: TrainingHistory = field(default_factory=TrainingHistory)
+    class_names: list[str] = field(default_factory=list)
+    optimizer_state: dict | None = None
+    source: str = ""
+    versions: dict = field(default_factory=dict)
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.model.config
+
+    @property
+    def test_loss(self) -> float | None:
+        return self.history.epochs[-1].test.loss if self.history.epochs else None
+
+
+def save_model(path: str | Path, model: VAE, training: TrainingConfig, *, epoch: int,
+               history: TrainingHistory | None = None, class_names: list[str] | None = None,
+               optimizer: torch.optim.Optimizer | None = None) -> Path:
+    """Write the model atomically (a temporary file renamed into place)."""
+    path = Path(path)
+    history = history or TrainingHistory()
+    # copies: a model's parameters may be views of one shared tensor (FlatAdam), which safetensors refuses
+    tensors = {f"model.{name}": value.detach().to("cpu", copy=True).contiguous()
+               for name, value in model.state_dict().items()}
+    for key in HISTORY_KEYS:
+        tensors[f"history.{key}"] = torch.tensor(getattr(history, key), dtype=torch.float32)
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model_config": json.dumps(model.config.to_dict()),
+        "training_config": json.dumps(training.to_dict()),
+        "dataset": training.dataset,
+        "epoch": str(epoch),
+        "class_names": json.dumps(list(class_names or [])),
+        "history_epochs": json.dumps([result.to_dict() for result in history.epochs]),
+        "versions": json.dumps({"vaestudio": __version__, "torch": torch.__version__,
+                                "python": platform.python_version()}),
+    }
+    if optimizer is not None:
+        state = optimizer.state_dict()
+        for index, values in state["state"].items():
+            for key, value in values.items():
+                tensors[f"optimizer.{index}.{key}"] = torch.as_tensor(value).detach().to("cpu", copy=True).contiguous()
+        metadata["optimizer_param_groups"] = json.dumps(state["param_groups"])
+    try:
+        atomic_write_bytes(path, save_safetensors_bytes(tensors, metadata))
+    except OSError as error:
+        raise ModelFileError(f"Could not write the model to {path}: {error.strerror or error}. "
+                             "Choose a folder you can write to with free space.") from error
+    return path
+
+
+def check_model_path(path: str | Path) -> Path:
+    """Fail now, not after an epoch of training, when a model cannot be written at `path`."""
+    path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder; give a file name such as {path / 'model.safetensors'}.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as error:
+        raise ModelFileError(f"Cannot write a model into {path.parent} ({error.strerror or error}). "
+                             "Choose a folder you can write to.") from error
+    return path
+
+
+def _unreadable(path: Path, error: OSError) -> ModelFileError:
+    return ModelFileError(f"{path} cannot be read ({error.strerror or error}). Check that the file exists "
+                          "and that you may read it.")
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise _unreadable(path, error) from error
+    if len(data) < 8:
+        raise ModelFileError(f"{path} is not a VAE Studio model file (it is only {len(data)} bytes long).")
+    header_length = struct.unpack("<Q", data[:8])[0]
+    if header_length > len(data) - 8 or not data[8:9] == b"{":
+        raise ModelFileError(f"{path} is not a VAE Studio model file (no safetensors header).")
+    try:
+        metadata = json.loads(data[8:8 + header_length]).get("__metadata__") or {}
+        tensors = load_safetensors_bytes(data)
+    except (SafetensorError, ValueError, UnicodeDecodeError) as error:
+        raise ModelFileError(f"{path} is damaged or not a model file: {error}.") from error
+    return tensors, metadata
+
+
+def load_model(path: str | Path) -> SavedModel:
+    """Read a VAE Studio model file onto the CPU, whatever device trained it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"No model file at {path}.")
+    tensors, metadata = _read_safetensors(path)
+    if metadata.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is a safetensors file but not a VAE Studio model "
+                             "(its metadata has no model configuration).")
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(f"{path} was written by a newer VAE Studio (format {metadata.get('format_version')}); "
+                             "update VAE Studio to open it.")
+    try:
+        config = ModelConfig.from_dict(json.loads(metadata["model_config"])).validate()
+        training = TrainingConfig.from_dict(json.loads(metadata["training_config"]))
+        epochs = [EpochResult.from_dict(item) for item in json.loads(metadata.get("history_epochs", "[]"))]
+        class_names = list(json.loads(metadata.get("class_names", "[]")))
+        epoch = int(metadata.get("epoch", "0"))
+        versions = json.loads(metadata.get("versions", "{}"))
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelFileError(f"{path} has damaged metadata ({error}).") from error
+    model = build_model(config)
+    weights = {name[len("model."):]: value for name, value in tensors.items() if name.startswith("model.")}
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as error:
+        raise ModelFileError(f"{path}: the weights do not match the {config.kind} network it describes.") from error
+    model.eval()
+    history = TrainingHistory(epochs=epochs)
+    for key in HISTORY_KEYS:
+        setattr(history, key, tensors.get(f"history.{key}", torch.zeros(0)).tolist())
+    return SavedModel(model, training, epoch, history, class_names, _optimizer_state(tensors, metadata),
+                      str(path), versions)
+
+
+def _optimizer_state(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> dict | None:
+    if "optimizer_param_groups" not in metadata:
+        return None
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for name, value in tensors.items():
+        if name.startswith("optimizer."):
+            _, index, key = name.split(".", 2)
+            state.setdefault(int(index), {})[key] = value
+    return {"state": state, "param_groups": json.loads(metadata["optimizer_param_groups"])}
+
+
+PYTORCH_EXAMPLE_KEYS = {
+    "fc1": "encoder_hidden", "fc21": "encoder_mu", "fc22": "encoder_logvar",
+    "fc3": "decoder_hidden", "fc4": "decoder_out",
+}
+
+
+def import_pytorch_example(path: str | Path) -> SavedModel:
+    """Open a state_dict saved from the PyTorch example's VAE (`torch.save(model.state_dict(), ...)`)."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a file that is not a checkpoint
+        reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+        raise ModelFileError(f"{path} is not a PyTorch state_dict that can be read safely ({reason}). Open a "
+                             "VAE Studio .safetensors file or a state_dict saved with torch.save.") from error
+    if not isinstance(state, dict):
+        raise ModelFileError(f"{path} holds a {type(state).__name__}, not a state_dict of the PyTorch example's VAE.")
+    expected = {f"{old}.{kind}" for old in PYTORCH_EXAMPLE_KEYS for kind in ("weight", "bias")}
+    if set(state) != expected:
+        raise ModelFileError(f"{path} is not the PyTorch example's VAE: expected the keys "
+                             f"{', '.join(sorted(expected))}; found {', '.join(sorted(map(str, state))) or 'none'}.")
+    hidden, latent = state["fc1.weight"].shape[0], state["fc21.weight"].shape[0]
+    config = ModelConfig("mlp", latent, hidden).validate()
+    model = build_model(config)
+    renamed = {f"{PYTORCH_EXAMPLE_KEYS[key.split('.')[0]]}.{key.split('.')[1]}": value for key, value in state.items()}
+    try:
+        model.load_state_dict(renamed)
+    except RuntimeError as error:
+        raise ModelFileError(f"{path}: the layer shapes are not those of the PyTorch example's VAE.") from error
+    model.eval()
+    return SavedModel(model, TrainingConfig(dataset="mnist", model=config), class_names=[str(d) for d in range(10)],
+                      source=str(path))
+
+
+def open_model(path: str | Path) -> SavedModel:
+    """Open either kind of model file, told apart by its first bytes."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"No model file at {path}.")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4)
+    except OSError as error:
+        raise _unreadable(path, error) from error
+    if head.startswith(b"PK"):
+        return import_pytorch_example(path)
+    return load_model(path)

@@ -1,0 +1,53 @@
+"""The settings of a training run, saved into each model file and checked on every path that takes them."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+from vaestudio.core.errors import ConfigError
+from vaestudio.core.models.networks import ModelConfig
+
+PIXEL_MODES = ("continuous", "binarized")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Everything that decides a training run; saved into the model file."""
+
+    dataset: str = "mnist"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    beta: float = 1.0
+    kl_warmup_epochs: float = 0.0
+    pixels: str = "continuous"
+    seed: int = 1
+    device: str = "auto"
+
+    def validate(self) -> "TrainingConfig":
+        self.model.validate()
+        if not 1 <= self.epochs <= 100_000:
+            raise ConfigError(f"Epochs must be 1 or more (got {self.epochs}).")
+        if not 1 <= self.batch_size <= 65_536:
+            raise ConfigError(f"Batch size must be between 1 and 65536 (got {self.batch_size}).")
+        if not (math.isfinite(self.lr) and 0 < self.lr <= 1):
+            raise ConfigError(f"Learning rate must be above 0 and at most 1 (got {self.lr}).")
+        if not (math.isfinite(self.beta) and 0 <= self.beta <= 1000):
+            raise ConfigError(f"Beta (the KL weight) must be between 0 and 1000 (got {self.beta}).")
+        if not (math.isfinite(self.kl_warmup_epochs) and self.kl_warmup_epochs >= 0):
+            raise ConfigError(f"KL warm-up must be 0 or more epochs (got {self.kl_warmup_epochs}).")
+        if self.pixels not in PIXEL_MODES:
+            raise ConfigError(f"Unknown pixel mode {self.pixels!r}: choose {' or '.join(PIXEL_MODES)}.")
+        return self
+
+    def to_dict(self) -> dict:
+        values = asdict(self)
+        values["model"] = self.model.to_dict()
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainingConfig":
+        known = {key: values[key] for key in cls.__dataclass_fields__ if key in values and key != "model"}
+        return cls(model=ModelConfig.from_dict(values["model"]), **known)

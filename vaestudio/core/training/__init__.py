@@ -1,0 +1,1 @@
+"""Training: the run, the trainer and its steps, objectives, evaluation, devices."""

@@ -1,0 +1,1 @@
+"""The latent map, its controls, and the explorer workspace that holds the panels."""

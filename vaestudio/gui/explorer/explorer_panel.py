@@ -1,0 +1,407 @@
+"""The latent explorer: a map of the encoded test set; click anywhere to decode, click a point to inspect it.
+
+Threads: the test split is loaded, encoded, laid out (PCA, t-SNE) and the decoded background
+rendered in one worker thread of a private pool, from plain data only: numpy arrays and a
+CPU `state_dict` copied from `session.model` when the request is made. Only the newest
+request of each kind counts; older results are dropped. Clicks and hovers decode a single
+vector on the GUI thread with `session.model` (the session's own eval copy), which is fast.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PySide6.QtCore import QCoreApplication, Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from vaestudio.core.data.datasets import (
+    NAMED_DATASETS,
+    fetch_dataset,
+    find_idx_files,
+    load_dataset,
+)
+from vaestudio.core.latent.space import (
+    LatentMapData,
+    PCAProjection,
+    Projection,
+    build_map,
+    decode_grid,
+    decode_latents,
+    encode_images,
+    make_plane,
+    sample_prior,
+)
+from vaestudio.core.latent.tsne import TSNEConfig, subsample_indices
+from vaestudio.core.models.networks import VAE, ModelConfig, build_model
+from vaestudio.gui.explorer.latent_map import LatentMap, axis_labels
+from vaestudio.gui.explorer.projection_controls import (
+    ExplorerSettings,
+    ProjectionControls,
+)
+from vaestudio.gui.jobs import JobRunner
+from vaestudio.gui.model_session import ModelSession
+from vaestudio.gui.widgets.image_preview import (
+    ImagePreview,
+    SampleView,
+    describe_vector,
+)
+
+TSNE_ITERATIONS, TSNE_REFINE_ITERATIONS = 750, 250
+def model_from(config: ModelConfig, state: dict) -> VAE:
+    model = build_model(config)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def spec_for_folder(folder: Path, model_dataset: str) -> tuple[str, str | None]:
+    """How to read a folder a person chose: (dataset spec, data_dir)."""
+    if len(find_idx_files(folder)) == 4:
+        return f"idx:{folder}", None
+    present = [name for name, entry in NAMED_DATASETS.items() if (folder / entry.folder / "raw").is_dir()]
+    if present:  # a data folder in torchvision's layout: the model's own dataset if it is there
+        return (model_dataset if model_dataset in present else present[0]), str(folder)
+    return f"images:{folder}", None
+
+
+class ExplorerPanel(QWidget):
+    """`pointChosen(z)`: a latent vector (float32, (D,)) decoded in the preview.
+    `sampleChosen(index)`: a test image chosen on the map (index into the test split)."""
+
+    pointChosen = Signal(object)
+    sampleChosen = Signal(int)
+    mapUpdated = Signal()
+    backgroundUpdated = Signal()
+
+    def __init__(self, session: ModelSession, parent: QWidget | None = None,
+                 data_dir: str | Path | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.data_dir = None if data_dir is None else str(data_dir)
+        self.jobs = JobRunner(self)
+        self.dataset_spec: str | None = None   # the data loaded (or tried)
+        self.dataset_error: str | None = None
+        self.images: np.ndarray | None = None  # the whole test split: uint8 (N, 28, 28), labels, class names
+        self.labels: np.ndarray | None = None
+        self.class_names: list[str] = []
+        self.result: LatentMapData | None = None
+        self.last_update_ms = 0.0              # request to redraw, of the last map
+        self._source: tuple[str, str | None] | None = None  # (spec, data_dir) of a folder the person opened
+        self._dataset_of_model: str | None = None
+        self._reset_view, self._tsne_settings = True, None  # settings of the t-SNE shown (to refine it)
+        self._latent: np.ndarray | None = None  # the vector decoded in the large preview
+        self._sample_seed, self._requested_at = 0, 0.0
+        self._build()
+        session.modelChanged.connect(self._on_model_changed)
+        session.weightsUpdated.connect(self._refresh)
+        self.jobs.finished.connect(self._on_job_finished)
+        self.jobs.failed.connect(self._on_job_failed)
+        self.jobs.progress.connect(lambda kind, fraction: self.status.setText(f"Computing t-SNE… {fraction:.0%}"))
+        QCoreApplication.instance().aboutToQuit.connect(self.shutdown)
+        self._on_model_changed()
+
+    def _build(self) -> None:
+        self.latent_map = LatentMap()
+        self.status = QLabel(wordWrap=True)
+        self.status.setFixedHeight(2 * self.status.fontMetrics().lineSpacing() + 4)  # the map keeps its size
+        self.decoded = ImagePreview("Decoded at the clicked point", minimum_side=196)
+        self.decoded.set_message("Click anywhere on the map")
+        self.sample_view = SampleView()
+        self.sample_button = QPushButton("Sample from the prior")
+        self.controls = ProjectionControls()
+        side = QWidget()  # in a scroll area, so that a short window scrolls it rather than squeezing the map
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 6, 0)
+        for widget, stretch in ((self.decoded, 1), (self.sample_view, 0), (self.sample_button, 0), (self.controls, 0)):
+            side_layout.addWidget(widget, stretch)
+        scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame, minimumWidth=330, maximumWidth=330)
+        scroll.setWidget(side)
+        left = QVBoxLayout()
+        left.addWidget(self.latent_map, 1)
+        left.addWidget(self.status)
+        layout = QHBoxLayout(self)
+        layout.addLayout(left, 1)
+        layout.addWidget(scroll)
+        self.latent_map.clicked.connect(self._on_map_clicked)
+        self.latent_map.hovered.connect(self._on_map_hovered)
+        self.latent_map.fetchRequested.connect(self.fetch_dataset)
+        self.latent_map.openRequested.connect(self.open_dataset_folder)
+        self.controls.changed.connect(self._on_settings_changed)
+        self.sample_button.clicked.connect(self.sample_prior)
+        self._apply_appearance()
+
+    # -- model and data --------------------------------------------------------------------
+
+    @property
+    def settings(self) -> ExplorerSettings:
+        return self.controls.values()
+
+    def _weights(self) -> tuple[ModelConfig, dict]:
+        model = self.session.model
+        return model.config, {name: value.detach().to("cpu", copy=True) for name, value in model.state_dict().items()}
+
+    def _model_dataset(self) -> str:
+        return self.session.training.dataset if self.session.training is not None else "mnist"
+
+    def _on_model_changed(self) -> None:
+        model = self.session.model
+        for widget in (self.controls, self.sample_button):
+            widget.setEnabled(model is not None)
+        if model is None:
+            self.latent_map.clear_points()
+            self.latent_map.set_message("No model loaded: train one or open a model file.")
+            return
+        if self._model_dataset() != self._dataset_of_model:
+            self._source = None  # a folder opened for another model's data
+            self._dataset_of_model = self._model_dataset()
+        if self.dataset_error is not None:
+            self.dataset_spec = None  # try again: the data may have been copied meanwhile
+        self.controls.set_latent_dim(model.latent_dim)
+        self._apply_appearance()
+        self._reset_view, self.result = True, None
+        if self._latent is not None and self._latent.shape[0] != model.latent_dim:
+            self._latent = None
+            self.decoded.set_message("Click anywhere on the map")
+        self.sample_view.clear()
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Re-decode the preview, (re)load the data or re-encode it, and redraw the background."""
+        if self.session.model is None:
+            return
+        if self._latent is not None:
+            self._show_decoded(self._latent, self.decoded.caption(), announce=False)
+        source = self._source or (self._model_dataset(), self.data_dir)
+        if self.dataset_spec != source[0]:
+            self._load_dataset(*source)
+        elif self.images is None:
+            self._apply_axes()
+        else:
+            self._request_map(encode=True)
+        self._request_background()
+
+    def _load_dataset(self, spec: str, data_dir: str | None) -> None:
+        self.dataset_spec, self.dataset_error, self.images, self.labels, self.result = spec, None, None, None, None
+        self.status.setText(f"Loading the {spec} test images…")
+        self.latent_map.set_message(self.status.text())
+
+        def job(cancel, report):
+            test = load_dataset(spec, data_dir=data_dir, download=False).test
+            return test.images.numpy(), test.labels.numpy().astype(np.int64), test.class_names
+
+        self.jobs.submit("dataset", job)
+
+    def fetch_dataset(self) -> None:
+        """Download the model's named dataset (only when the person asks), then load it."""
+        name = self._model_dataset()
+        self.latent_map.show_banner(f"Fetching {name}…")
+        self.jobs.submit("fetch", lambda cancel, report: fetch_dataset(name, self.data_dir))
+
+    def open_dataset_folder(self, folder: str | Path | None = None) -> None:
+        """Read the test images from a folder (asked for when not given)."""
+        folder = folder or QFileDialog.getExistingDirectory(self, "Open a dataset folder (IDX files or class folders)")
+        if folder:
+            self._source, self.dataset_spec = spec_for_folder(Path(folder), self._model_dataset()), None
+            self._refresh()
+
+    def _on_job_finished(self, kind: str, result: object) -> None:
+        if kind == "dataset":
+            self.images, self.labels, self.class_names = result
+            self.latent_map.hide_banner()
+            self._request_map(encode=True)
+        elif kind == "fetch":
+            self._source, self.dataset_spec = (self._model_dataset(), str(result)), None
+            self._refresh()
+        elif kind == "map" and self.images is not None:  # else the data changed while this was computed
+            self._apply_map(result)
+        elif kind == "background":
+            if self.settings.background and self.settings.linear:
+                self.latent_map.set_background(*result)
+            self.backgroundUpdated.emit()
+
+    def _on_job_failed(self, kind: str, message: str) -> None:
+        if kind not in ("dataset", "fetch"):
+            self.status.setText(f"Could not draw the map: {message}")
+            return
+        self.dataset_error, self.images, self.result = message, None, None
+        spec, first_sentence = self.dataset_spec or "", message.splitlines()[0].split(". ")[0].rstrip(".")
+        self.latent_map.show_banner(
+            f"<b>No test images to place on the map:</b> {first_sentence}.<br>The decoder preview, the background "
+            "grid and sampling still work from the model alone (details in the tooltip).", message,
+            f"Fetch {NAMED_DATASETS[spec].title}" if spec in NAMED_DATASETS else None)
+        self.latent_map.clear_points()
+        self.latent_map.set_message("No data points: click anywhere to decode")
+        self.sample_view.clear("No test images")
+        self._apply_axes()
+        self.status.setText(f"No test images; the map is the plane of {' and '.join(axis_labels(self.plane()))} "
+                            f"of {self.session.describe()} (PCA and t-SNE need encoded data).")
+        self.latent_map.reset_view()
+        self._request_background()
+
+    # -- the map ---------------------------------------------------------------------------
+
+    def _request_map(self, encode: bool) -> None:
+        if self.images is None or self.session.model is None:
+            return
+        settings, images, labels = self.settings, self.images, self.labels
+        shown = subsample_indices(len(images), settings.point_count or len(images), seed=0)
+        same_points = self.result is not None and np.array_equal(shown, self.result.indices)
+        weights, mu = (None, self.result.mu) if same_points and not encode else (self._weights(), None)
+        init = None  # refine the t-SNE shown (same points, same settings) rather than start again
+        if same_points and self.result.layout.projection is None and settings == self._tsne_settings:
+            init = self.result.layout.points
+        self._tsne_settings = settings
+        if not settings.linear:
+            self.status.setText(f"Computing t-SNE of {min(settings.tsne_points, len(shown)):,} points…")
+        tsne_config = TSNEConfig(settings.perplexity, TSNE_REFINE_ITERATIONS if init is not None else TSNE_ITERATIONS,
+                                 settings.tsne_seed)
+
+        def job(cancel, report):
+            model = model_from(*weights) if weights else None
+            data = build_map(model, images, labels, shown, settings.projection, mu=mu, first=settings.first,
+                             second=settings.second, tsne_config=tsne_config, tsne_points=settings.tsne_points,
+                             init=init, progress=report)
+            return None if cancel.is_set() else data
+
+        self._requested_at = time.perf_counter()
+        self.jobs.submit("map", job)
+
+    def _apply_map(self, result: LatentMapData) -> None:
+        self.result = result
+        self.latent_map.snap_to_points = result.layout.projection is None
+        self.latent_map.set_message(None)
+        self.latent_map.set_points(result.layout.points, result.labels, self.session.class_names or self.class_names,
+                                   keep_view=not self._reset_view)
+        self._reset_view = False
+        self._apply_axes()
+        self.last_update_ms = (time.perf_counter() - self._requested_at) * 1000
+        self._update_status()
+        self._mark(self._latent)
+        self._request_background()
+        self.mapUpdated.emit()
+
+    def plane(self) -> Projection | None:
+        """The invertible projection the map shows now (None for t-SNE); z1, z2 while there is no data."""
+        if self.result is not None:
+            return self.result.layout.projection
+        return make_plane(self.settings.projection, self.session.model.latent_dim)
+
+    def _apply_axes(self) -> None:
+        self.latent_map.set_axis_labels(*axis_labels(self.plane()))
+
+    def _update_status(self) -> None:
+        settings, layout = self.settings, self.result.layout
+        spec = self.dataset_spec or ""
+        title = NAMED_DATASETS[spec].title if spec in NAMED_DATASETS else Path(spec.partition(":")[2]).name
+        what = f"{len(self.result.indices):,} test images of {title}, encoded by {self.session.describe()}"
+        if layout.projection is None:
+            what += (f"; t-SNE of a {len(layout.rows):,}-point subsample (perplexity {settings.perplexity:.0f}, "
+                     f"seed {settings.tsne_seed}) is a view only: clicks snap to the nearest encoded point")
+        elif isinstance(layout.projection, PCAProjection):
+            what += "; the PCA plane passes through the mean of the encoded means"
+        elif self.session.model.latent_dim > 2:
+            what += "; clicks and the background hold the other latent dimensions at 0"
+        self.status.setText(f"{what}. Updated in {self.last_update_ms:.0f} ms.")
+
+    def _request_background(self) -> None:
+        settings, plane = self.settings, self.plane()
+        if not settings.background or plane is None or self.session.model is None:
+            self.latent_map.set_background(None)
+            return
+        weights, extent, cells = self._weights(), settings.background_range, settings.background_cells
+        self.jobs.submit("background", lambda cancel, report: (
+            decode_grid(model_from(*weights), plane, cells, cells, extent), extent, cells))
+
+    def _on_settings_changed(self, aspect: str) -> None:
+        if self.session.model is None:
+            return
+        if aspect == "appearance":
+            self._apply_appearance()
+        elif aspect == "background":
+            self._request_background()
+        elif self.images is not None:  # projection or number of points
+            self._reset_view = self._reset_view or aspect == "projection"
+            self._request_map(encode=False)
+        else:
+            self._apply_axes()
+            self._request_background()
+
+    def _apply_appearance(self) -> None:
+        self.latent_map.set_point_style(self.settings.point_size, self.settings.opacity)
+
+    # -- choosing points -------------------------------------------------------------------
+
+    def _decode(self, z: np.ndarray) -> np.ndarray:
+        return decode_latents(self.session.model, z[None])[0]
+
+    def _show_decoded(self, z: np.ndarray, caption: str, announce: bool = True) -> None:
+        self._latent = np.asarray(z, dtype=np.float32)
+        self.decoded.set_image(self._decode(self._latent), caption)
+        if announce:
+            self.pointChosen.emit(self._latent.copy())
+
+    def _mark(self, z: np.ndarray | None) -> None:
+        """Mark latent vector z on the map where the plane allows (its projection onto the plane)."""
+        plane = self.plane()
+        point = plane.to_map(z[None])[0] if plane is not None and z is not None else (None, None)
+        self.latent_map.set_marker(*point)
+
+    def _on_map_clicked(self, x: float, y: float, index: int) -> None:
+        if self.session.model is None:
+            return
+        plane = self.plane()
+        if index >= 0 and self.result is not None:
+            row = int(self.result.layout.rows[index])
+            if plane is None:
+                mu = self.result.mu[row]
+                self._show_decoded(mu, f"Snapped to the nearest encoded point (its mean)\n{describe_vector(mu)}")
+                self.latent_map.set_marker(*self.result.layout.points[index])
+            self.show_sample(int(self.result.indices[row]))
+        if plane is not None:
+            z = plane.to_latent(np.array([[x, y]]))[0]
+            self._show_decoded(z, f"map ({x:.2f}, {y:.2f})\n{describe_vector(z)}")
+            self.latent_map.set_marker(x, y)
+
+    def show_sample(self, index: int, mark: bool = False) -> None:
+        """Show test image `index` (original, reconstruction, label); `mark` also marks its mean on the map."""
+        image = self.images[index]
+        mu = encode_images(self.session.model, torch.from_numpy(image[None])).mu
+        self._mark(mu[0]) if mark else None
+        label, names = int(self.labels[index]), self.session.class_names or self.class_names
+        name = names[label] if label < len(names) else str(label)
+        self.sample_view.set_sample(image.astype(np.float32) / 255.0, self._decode(mu[0]),
+                                    f"Test image #{index:,}: label <b>{name}</b>")
+        self.sampleChosen.emit(index)
+
+    def _on_map_hovered(self, x: float, y: float, index: int) -> None:
+        if self.session.model is None:
+            return
+        plane = self.plane()
+        if plane is not None:
+            self.latent_map.show_hover_image(self._decode(plane.to_latent(np.array([[x, y]]))[0]))
+        elif index >= 0 and self.result is not None:
+            self.latent_map.show_hover_image(self._decode(self.result.mu[int(self.result.layout.rows[index])]))
+
+    def sample_prior(self) -> None:
+        """Decode a draw from N(0, I) (seeded, one more each time) and mark it where the plane allows."""
+        if self.session.model is None:
+            return
+        self._sample_seed += 1
+        z = sample_prior(1, self.session.model.latent_dim, self._sample_seed)[0]
+        self._show_decoded(z, f"Prior sample (seed {self._sample_seed})\n{describe_vector(z)}")
+        self._mark(z)
+
+    def shutdown(self) -> None:
+        """Stop the worker (cancelling a t-SNE run) and wait for it; call before the window closes."""
+        self.jobs.shutdown()

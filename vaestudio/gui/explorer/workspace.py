@@ -1,0 +1,177 @@
+"""The explorer in the main window: the latent map and, under it, the four tool panels,
+File > Export…, and the wiring between them.
+
+The map is the hub: its clicks feed the interpolation and the sliders; the interpolation
+path, a marked reconstruction and the sketch's posterior are drawn back onto it. Panels
+share the test split the map loaded, as one ImageDataset.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+)
+
+from vaestudio.core.data.datasets import ImageDataset
+from vaestudio.core.errors import VaeStudioError
+from vaestudio.core.latent.space import posterior_outline
+from vaestudio.gui.explorer.explorer_panel import ExplorerPanel
+from vaestudio.gui.main_window import MainWindow
+from vaestudio.gui.panels.interpolation import InterpolationPanel
+from vaestudio.gui.panels.reconstruction import ReconstructionPanel
+from vaestudio.gui.panels.sketch import SketchPanel
+from vaestudio.gui.panels.sliders import SlidersPanel
+from vaestudio.gui.widgets.dialogs import show_error
+from vaestudio.gui.widgets.export_dialog import ExportDialog, export_plot
+
+MAP_HEIGHT, PANEL_HEIGHT = 520, 330  # default heights of the map and of the tools under it
+TOOL_SHEETS = ("interpolation", "reconstructions", "traversal", "samples")  # the export kind of each tool
+
+
+class ExplorerWorkspace(QObject):
+    """Adds the explorer and its panels to `window` and keeps them in step."""
+
+    def __init__(self, window: MainWindow, data_dir: str | Path | None = None) -> None:
+        super().__init__(window)
+        self.window = window
+        session = window.session
+        self.explorer = ExplorerPanel(session, window, data_dir=data_dir)
+        self.interpolation = InterpolationPanel(session)
+        self.reconstruction = ReconstructionPanel(session)
+        self.sliders = SlidersPanel(session)
+        self.sketch = SketchPanel(session)
+        self.test_data: ImageDataset | None = None
+        self._shared_images: np.ndarray | None = None  # the explorer's test images the panels were given
+        self._path: np.ndarray | None = None
+        self._sketch: tuple[np.ndarray, np.ndarray] | None = None
+
+        # One tab: the map above, the four tools below it (each scrolls rather than squeezing the map),
+        # so a path, a marked reconstruction or a sketch shows on the map while its panel is in use.
+        self.tools = QTabWidget()
+        self.tools.setDocumentMode(True)
+        for panel, title in ((self.interpolation, "Interpolation"), (self.reconstruction, "Reconstruction"),
+                             (self.sliders, "Latent sliders"), (self.sketch, "Sketch pad")):
+            scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+            scroll.setWidget(panel)
+            self.tools.addTab(scroll, title)
+        export_button = QPushButton("Export…")
+        export_button.setToolTip("Write what this panel shows as a PNG sheet or GIF (File > Export images…)")
+        export_button.clicked.connect(lambda: self.open_export_dialog(TOOL_SHEETS[self.tools.currentIndex()]))
+        self.tools.setCornerWidget(export_button, Qt.Corner.TopRightCorner)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setObjectName("explorerSplitter")
+        self.splitter.addWidget(self.explorer)
+        self.splitter.addWidget(self.tools)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setSizes([MAP_HEIGHT, PANEL_HEIGHT])
+        self.map_tab = window.add_panel(self.splitter, "Latent space")
+
+        self.explorer.mapUpdated.connect(self._on_map_updated)
+        self.explorer.pointChosen.connect(self.interpolation.use_latent)
+        self.explorer.pointChosen.connect(self.sliders.use_latent)
+        self.interpolation.pathChanged.connect(self._on_path)
+        self.reconstruction.sampleMarked.connect(self._on_sample_marked)
+        self.sketch.sketchEncoded.connect(self._on_sketch)
+        self.sketch.sketchCleared.connect(self._on_sketch_cleared)
+        self._add_actions()
+        window.restore_splitter(self.splitter)
+
+    def _add_actions(self) -> None:
+        window = self.window
+        export = window.add_file_action("&Export images…", self.open_export_dialog, "Ctrl+E")
+        export.setToolTip("Sample sheets, the manifold grid, interpolations, reconstructions and traversals")
+        window.add_file_action("Export loss &plot…", lambda: self._export_plot(window.loss_plot.plot_widget, "loss"))
+        window.add_file_action("Export latent &map…", lambda: self._export_plot(self.explorer.latent_map.plot, "map"))
+        window.view_menu.addSeparator()
+        for index in range(self.tools.count()):  # Ctrl+1 and Ctrl+2 are the window's tabs
+            action = window.view_menu.addAction(self.tools.tabText(index), partial(self._show_tool, index))
+            action.setShortcut(QKeySequence(f"Ctrl+{index + 3}"))
+        window.tab_shortcuts()
+
+    def _show_tool(self, index: int) -> None:
+        self.window.tabs.setCurrentIndex(self.map_tab)
+        self.tools.setCurrentIndex(index)
+
+    # -- wiring ----------------------------------------------------------------------------
+
+    def _on_map_updated(self) -> None:
+        """Share the test split the map loaded (once per dataset) and redraw the overlays in its plane."""
+        images = self.explorer.images
+        if images is not self._shared_images:
+            self._shared_images = images
+            self._set_test_data(None if images is None else ImageDataset(
+                self.explorer.dataset_spec or "", "test", torch.from_numpy(images),
+                torch.from_numpy(self.explorer.labels), list(self.explorer.class_names)))
+        self._draw_path()
+        self._draw_sketch()
+
+    def _set_test_data(self, dataset: ImageDataset | None) -> None:
+        self.test_data = dataset
+        for panel in (self.interpolation, self.reconstruction, self.sliders, self.sketch):
+            panel.set_test_data(dataset)
+
+    def _on_path(self, latents: np.ndarray) -> None:
+        self._path = np.asarray(latents)
+        self._draw_path()
+
+    def _draw_path(self) -> None:
+        plane = self.explorer.plane()
+        fits = plane is not None and self._path is not None and self._path.shape[-1] == plane.axes.shape[1]
+        self.explorer.latent_map.set_path(plane.to_map(self._path) if fits else None)
+
+    def _on_sample_marked(self, index: int) -> None:
+        if self.explorer.images is not None and 0 <= index < len(self.explorer.images):
+            self.explorer.show_sample(index, mark=True)
+
+    def _on_sketch(self, mu: np.ndarray, logvar: np.ndarray) -> None:
+        self._sketch = (np.asarray(mu), np.asarray(logvar))
+        self._draw_sketch()
+
+    def _on_sketch_cleared(self) -> None:
+        self._sketch = None
+        self._draw_sketch()
+
+    def _draw_sketch(self) -> None:
+        plane = self.explorer.plane()
+        if plane is None or self._sketch is None or self._sketch[0].shape[-1] != plane.axes.shape[1]:
+            self.explorer.latent_map.set_sketch(None)
+            return
+        self.explorer.latent_map.set_sketch(*posterior_outline(plane, *self._sketch))
+
+    # -- export ----------------------------------------------------------------------------
+
+    def open_export_dialog(self, kind: str = "samples") -> ExportDialog | None:
+        if self.window.session.model is None:
+            show_error(self.window, "Nothing to export", "Load or train a model first: File > Open model….")
+            return None
+        path = self.interpolation.path
+        endpoints = None if path is None or len(path) < 2 else np.stack([path[0], path[-1]])[None]
+        dialog = ExportDialog(self.window.session, self.test_data, self.window, kind=kind,
+                              projection=self.explorer.plane(), endpoints=endpoints)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def _export_plot(self, plot, name: str) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export plot", f"vaestudio-{name}.png",
+                                              "PNG image (*.png);;SVG drawing (*.svg)")
+        if not path:
+            return
+        try:
+            export_plot(plot, path)
+        except (VaeStudioError, OSError) as error:
+            show_error(self.window, "Export failed", str(error))
+            return
+        self.window.statusBar().showMessage(f"Saved {path}", 5000)

@@ -1,0 +1,1 @@
+"""The explorer's tool panels: interpolation, reconstruction, sliders, sketch pad; one file each."""

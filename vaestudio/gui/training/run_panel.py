@@ -1,0 +1,345 @@
+"""The run set-up form, the Start / Pause / Stop actions, and the run's progress.
+
+Every input is checked as it is typed; `problem()` names the first impossible value and the
+Start action stays disabled while there is one. `config()` turns the form into the core's
+`TrainingConfig`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from vaestudio.core.console import format_duration
+from vaestudio.core.data.datasets import IMAGE_SUFFIXES, find_idx_files, list_datasets
+from vaestudio.core.errors import ConfigError, DatasetError, VaeStudioError
+from vaestudio.core.models.history import EpochResult
+from vaestudio.core.models.networks import LATENT_RANGE, MODEL_KINDS, ModelConfig
+from vaestudio.core.models.training_config import TrainingConfig
+from vaestudio.core.training.devices import (
+    available_devices,
+    device_label,
+    resolve_device,
+)
+from vaestudio.gui.training.worker import STEP_COLUMNS
+from vaestudio.gui.widgets.dialogs import show_error
+
+SETTINGS_KEY = "training/form"
+MODEL_TITLES = {"mlp": "MLP (fully connected)", "conv": "Convolutional"}
+INVALID_STYLE = "border: 1px solid #d62728;"
+_COLUMN = {name: index for index, name in enumerate(STEP_COLUMNS)}
+
+
+def folder_dataset_spec(folder: str | Path) -> str:
+    """The dataset spec for a folder a person picked: `idx:` for IDX files, `images:` for class folders."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"{folder} is not a folder. Choose the folder that holds the dataset.")
+    idx_files = find_idx_files(folder)
+    if len(idx_files) == 4:
+        return f"idx:{folder}"
+    if idx_files:
+        found = ", ".join(sorted(path.name for path in idx_files.values()))
+        raise DatasetError(f"{folder} holds only some of the four IDX files ({found}). Add the missing training or "
+                           "test images/labels files (e.g. t10k-images-idx3-ubyte) and open the folder again.")
+    roots = [folder / "train", folder / "test"] if (folder / "train").is_dir() else [folder]
+    for root in roots:
+        for child in (c for c in root.iterdir() if c.is_dir() and not c.name.startswith(".")):
+            if any(f.suffix.lower() in IMAGE_SUFFIXES for f in child.iterdir() if f.is_file()):
+                return f"images:{folder}"
+    raise DatasetError(f"{folder} holds neither the four MNIST-format IDX files nor class sub-folders of PNG or JPEG "
+                       "images. Choose a folder with train-images-idx3-ubyte and its three companions, or one "
+                       "sub-folder of images per class (e.g. cats/1.png, dogs/1.png).")
+
+
+def _spin(low: int, high: int, value: int, step: int = 1) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(low, high)
+    spin.setValue(value)
+    spin.setSingleStep(step)
+    return spin
+
+
+class TrainingPanel(QWidget):
+    """The Run set-up dock: inputs, the three run actions, progress bars, speed and time left."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        defaults = TrainingConfig()
+        self.dataset = QComboBox()
+        self.dataset.setToolTip("A named dataset (downloaded on first use), or a folder of IDX files or images")
+        self._dataset_index = 0
+        self.model_kind = QComboBox()
+        for kind in MODEL_KINDS:
+            self.model_kind.addItem(MODEL_TITLES.get(kind, kind), kind)
+        self.latent_dim = _spin(*LATENT_RANGE, defaults.model.latent_dim)
+        self.hidden = _spin(8, 8192, defaults.model.hidden, 50)
+        self.beta = QDoubleSpinBox()
+        self.beta.setRange(0.0, 1000.0)
+        self.beta.setDecimals(3)
+        self.beta.setSingleStep(0.1)
+        self.beta.setValue(defaults.beta)
+        self.beta.setToolTip("Weight of the KL term (1 = the standard VAE, above 1 = beta-VAE)")
+        self.epochs = _spin(1, 100_000, defaults.epochs)
+        self.batch_size = _spin(1, 65_536, defaults.batch_size, 32)
+        self.learning_rate = QLineEdit(f"{defaults.lr:g}")
+        self.learning_rate.setToolTip("Adam's learning rate: above 0 and at most 1, e.g. 1e-3")
+        self.device = QComboBox()
+        self.device.addItem(f"Auto ({device_label(resolve_device('auto'))})", "auto")
+        for name in available_devices():
+            self.device.addItem(name.upper() if name == "cpu" else name, name)
+        self.seed = _spin(0, 2**31 - 1, defaults.seed)
+        self._fill_datasets()
+
+        form = QFormLayout()
+        for label, widget in (("Dataset", self.dataset), ("Model type", self.model_kind),
+                              ("Latent size", self.latent_dim), ("Hidden width", self.hidden), ("Beta", self.beta),
+                              ("Epochs", self.epochs), ("Batch size", self.batch_size),
+                              ("Learning rate", self.learning_rate), ("Device", self.device), ("Seed", self.seed)):
+            form.addRow(label, widget)
+        self.problem_label = QLabel()
+        self.problem_label.setWordWrap(True)
+        self.problem_label.setStyleSheet("color: #d62728;")
+        setup = QGroupBox("Run set-up")
+        setup_layout = QVBoxLayout(setup)
+        setup_layout.addLayout(form)
+        setup_layout.addWidget(self.problem_label)
+
+        self.start_action = QAction("Start", self)
+        self.start_action.setShortcuts([QKeySequence("Ctrl+R"), QKeySequence("F5")])
+        self.start_action.setToolTip("Start training (Ctrl+R)")
+        self.pause_action = QAction("Pause", self)
+        self.pause_action.setShortcut(QKeySequence("Ctrl+P"))
+        self.pause_action.setToolTip("Pause or resume training (Ctrl+P)")
+        self.stop_action = QAction("Stop", self)
+        self.stop_action.setShortcut(QKeySequence("Ctrl+."))
+        self.stop_action.setToolTip("Stop training and keep the model (Ctrl+.)")
+        buttons = QHBoxLayout()
+        for action in (self.start_action, self.pause_action, self.stop_action):
+            button = QToolButton()
+            button.setDefaultAction(action)
+            button.setMinimumWidth(70)
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+
+        self.epoch_bar = QProgressBar()
+        self.run_bar = QProgressBar()
+        self.run_bar.setRange(0, 1000)
+        self.speed_label = QLabel()
+        self.time_left_label = QLabel()
+        self.loss_label = QLabel()
+        self.status_label = QLabel("Ready")
+        self.status_label.setWordWrap(True)
+        progress = QGroupBox("Progress")
+        progress_layout = QVBoxLayout(progress)
+        progress_layout.addWidget(self.epoch_bar)
+        progress_layout.addWidget(self.run_bar)
+        rates = QHBoxLayout()
+        rates.addWidget(self.speed_label)
+        rates.addStretch(1)
+        rates.addWidget(self.time_left_label)
+        progress_layout.addLayout(rates)
+        progress_layout.addWidget(self.loss_label)
+        progress_layout.addWidget(self.status_label)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(setup)
+        layout.addLayout(buttons)
+        layout.addWidget(progress)
+        layout.addStretch(1)
+
+        self._running = False
+        self._run_config: TrainingConfig | None = None
+        self.reset_progress()
+        for spin in (self.latent_dim, self.hidden, self.epochs, self.batch_size, self.seed):
+            spin.lineEdit().textChanged.connect(self._validate)
+        self.beta.lineEdit().textChanged.connect(self._validate)
+        self.learning_rate.textChanged.connect(self._validate)
+        for combo in (self.model_kind, self.device):
+            combo.currentIndexChanged.connect(self._validate)
+        self.dataset.activated.connect(self._on_dataset_chosen)
+        self.set_running(False)
+
+    # the form
+    def config(self) -> TrainingConfig:
+        """The form as a validated TrainingConfig; ConfigError names what is wrong."""
+        for name, spin in (("latent size", self.latent_dim), ("hidden width", self.hidden), ("beta", self.beta),
+                           ("epochs", self.epochs), ("batch size", self.batch_size), ("seed", self.seed)):
+            if not spin.hasAcceptableInput():
+                raise ConfigError(f"The {name} {spin.text()!r} is not allowed: enter a number from "
+                                  f"{spin.minimum():g} to {spin.maximum():g}.")
+        try:
+            lr = float(self.learning_rate.text())
+        except ValueError:
+            raise ConfigError(f"The learning rate {self.learning_rate.text()!r} is not a number: enter e.g. 1e-3.") \
+                from None
+        model = ModelConfig(self.model_kind.currentData(), self.latent_dim.value(), self.hidden.value())
+        return TrainingConfig(dataset=self.dataset.currentData() or "mnist", model=model, epochs=self.epochs.value(),
+                              batch_size=self.batch_size.value(), lr=lr, beta=self.beta.value(),
+                              seed=self.seed.value(), device=self.device.currentData()).validate()
+
+    def problem(self) -> str | None:
+        try:
+            self.config()
+        except ConfigError as error:
+            return str(error)
+        return None
+
+    def set_config(self, config: TrainingConfig) -> None:
+        """Fill the form from a config (datasets that are folders are added to the list)."""
+        self._select_dataset(config.dataset)
+        self.model_kind.setCurrentIndex(max(0, self.model_kind.findData(config.model.kind)))
+        self.latent_dim.setValue(config.model.latent_dim)
+        self.hidden.setValue(config.model.hidden)
+        self.beta.setValue(config.beta)
+        self.epochs.setValue(config.epochs)
+        self.batch_size.setValue(config.batch_size)
+        self.learning_rate.setText(f"{config.lr:g}")
+        self.device.setCurrentIndex(max(0, self.device.findData(config.device)))
+        self.seed.setValue(config.seed)
+        self._validate()
+
+    def use_folder(self, folder: str | Path) -> bool:
+        """Train on a folder of IDX files or images; a folder that is neither gets an error dialog."""
+        try:
+            spec = folder_dataset_spec(folder)
+        except (DatasetError, OSError) as error:
+            show_error(self.window(), "This folder cannot be used as a dataset.", str(error))
+            self.dataset.setCurrentIndex(self._dataset_index)
+            return False
+        self._select_dataset(spec)
+        return True
+
+    def save_settings(self, settings: QSettings) -> None:
+        try:
+            values = self.config().to_dict()
+        except ConfigError:
+            return
+        settings.setValue(SETTINGS_KEY, json.dumps(values))
+
+    def restore_settings(self, settings: QSettings) -> None:
+        text = settings.value(SETTINGS_KEY, "")
+        try:
+            config = TrainingConfig.from_dict(json.loads(str(text))).validate() if text else None
+        except (ValueError, TypeError, KeyError, VaeStudioError):
+            config = None
+        if config is None:
+            return
+        if ":" in config.dataset and not Path(config.dataset.partition(":")[2]).is_dir():
+            config = TrainingConfig.from_dict({**config.to_dict(), "dataset": "mnist"})
+        self.set_config(config)
+
+    # running state and progress
+    def set_running(self, running: bool, config: TrainingConfig | None = None) -> None:
+        self._running = running
+        if running:
+            self._run_config = config
+            self.reset_progress()
+        for widget in (self.dataset, self.model_kind, self.latent_dim, self.hidden, self.beta, self.epochs,
+                       self.batch_size, self.learning_rate, self.device, self.seed):
+            widget.setEnabled(not running)
+        self.pause_action.setEnabled(running)
+        self.stop_action.setEnabled(running)
+        self.set_paused(False)
+        self._validate()
+
+    def set_paused(self, paused: bool) -> None:
+        self.pause_action.setText("Resume" if paused else "Pause")
+
+    def show_status(self, text: str) -> None:
+        self.status_label.setText(text)
+
+    def reset_progress(self) -> None:
+        self.epoch_bar.setRange(0, 1)
+        self.epoch_bar.setValue(0)
+        self.epoch_bar.setFormat("Epoch")
+        self.run_bar.setValue(0)
+        self.run_bar.setFormat("Run")
+        self.speed_label.setText("")
+        self.time_left_label.setText("")
+        self.loss_label.setText("")
+
+    def show_steps(self, records: np.ndarray) -> None:
+        """Progress from the newest step record of a batch sent by the worker."""
+        if self._run_config is None or not len(records):
+            return
+        last = records[-1]
+        epoch, batch, batches = (int(last[_COLUMN[name]]) for name in ("epoch", "batch", "batches"))
+        epochs = self._run_config.epochs
+        self.epoch_bar.setRange(0, batches)
+        self.epoch_bar.setValue(batch)
+        self.epoch_bar.setFormat(f"Epoch {epoch} of {epochs}: batch {batch} of {batches}")
+        done = (epoch - 1 + batch / batches) / epochs
+        self.run_bar.setValue(int(round(done * 1000)))
+        self.run_bar.setFormat(f"Run: {done * 100:.0f}%")
+        speed = float(last[_COLUMN["samples_per_second"]])
+        self.speed_label.setText(f"{speed:,.0f} images/s")
+        remaining_batches = (epochs - epoch) * batches + (batches - batch)
+        if speed > 0 and math.isfinite(speed):
+            seconds = remaining_batches * self._run_config.batch_size / speed
+            self.time_left_label.setText(f"{format_duration(seconds)} left")
+        self.loss_label.setText(f"Loss {last[_COLUMN['loss']]:.2f} (reconstruction "
+                                f"{last[_COLUMN['reconstruction']]:.2f}, KL {last[_COLUMN['kl']]:.2f})")
+
+    def show_epoch(self, result: EpochResult) -> None:
+        self.status_label.setText(f"Epoch {result.epoch} of {result.epochs} done in {result.seconds:.1f} s: "
+                                  f"test loss {result.test.loss:.2f}, {result.test.active_units} active units.")
+
+    # internals
+    def _fill_datasets(self) -> None:
+        self.dataset.clear()
+        for info in list_datasets():
+            self.dataset.addItem(info.title if info.available else f"{info.title} (downloads on first use)", info.name)
+        self.dataset.insertSeparator(self.dataset.count())
+        self.dataset.addItem("Open folder…", None)
+
+    def _select_dataset(self, spec: str) -> None:
+        index = self.dataset.findData(spec)
+        if index < 0:
+            index = self.dataset.count() - 2  # before the separator
+            label = Path(spec.partition(":")[2]).name or spec
+            self.dataset.insertItem(index, f"Folder: {label}", spec)
+            self.dataset.setItemData(index, spec, Qt.ItemDataRole.ToolTipRole)
+        self.dataset.setCurrentIndex(index)
+        self._dataset_index = index
+        self._validate()
+
+    def _on_dataset_chosen(self, index: int) -> None:
+        if self.dataset.itemData(index) is None:
+            self.dataset.setCurrentIndex(self._dataset_index)
+            QTimer.singleShot(0, self.choose_folder)
+            return
+        self._dataset_index = index
+        self._validate()
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window(), "Open a dataset folder (IDX files or class folders)")
+        if folder:
+            self.use_folder(folder)
+
+    def _validate(self) -> None:
+        problem = self.problem()
+        self.problem_label.setText(problem or "")
+        self.problem_label.setVisible(bool(problem))
+        self.learning_rate.setStyleSheet(INVALID_STYLE if problem and "learning rate" in problem.lower() else "")
+        self.start_action.setEnabled(not self._running and problem is None)
