@@ -111,3 +111,12 @@ def test_gradients_cleared_the_usual_ways_still_reach_the_update(clear):
         flat.step()
     for expected, actual in zip(model.parameters(), flat_model.parameters()):
         torch.testing.assert_close(actual, expected)
+
+
+def test_rebinding_a_parameter_raises_at_the_next_step():
+    from vaestudio.core.errors import TrainingError
+    model = torch.nn.Linear(3, 2)
+    flat = FlatAdam(model.parameters(), lr=1e-2)
+    model.weight.data = model.weight.data.clone()  # no longer a view of the flat tensor
+    with pytest.raises(TrainingError, match="parameters were moved or replaced"):
+        flat.step()

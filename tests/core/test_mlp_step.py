@@ -1,11 +1,15 @@
+from dataclasses import replace
+
 import pytest
 import torch
 
+from vaestudio.core.errors import TrainingError
 from vaestudio.core.models.networks import ModelConfig, build_model
 from vaestudio.core.models.training_config import TrainingConfig
 from vaestudio.core.training.mlp_step import MLPTrainingStep
 from vaestudio.core.training.objectives import negative_elbo
-from vaestudio.core.training.trainer import Trainer, make_optimizer
+from vaestudio.core.training.steps import choose_step
+from vaestudio.core.training.trainer import Trainer
 
 
 def autograd_terms_and_grads(model, x, beta, seed):
@@ -57,22 +61,38 @@ def test_each_call_overwrites_the_gradient_and_survives_zero_grad():
     assert model.decoder_out.weight.grad.shape == model.decoder_out.weight.shape
 
 
-def test_trainer_takes_the_same_path_with_either_gradient(splits):
-    config = TrainingConfig(model=ModelConfig("mlp", latent_dim=4, hidden=32), epochs=1, batch_size=32,
-                            device="cpu", seed=5)
-    fast = Trainer(config, splits)  # seeds the global generator, which the run then draws from
-    assert fast._mlp_step is not None
+@pytest.mark.parametrize("pixels", ["continuous", "binarized"])
+def test_both_step_strategies_give_the_same_weights(splits, pixels):
+    config = TrainingConfig(model=ModelConfig("mlp", latent_dim=4, hidden=32), epochs=2, batch_size=32,
+                            device="cpu", seed=5, pixels=pixels)
+    fast = Trainer(config, splits)
+    slow = Trainer(replace(config, fused_step=False), splits)
+    assert (fast.step.name, slow.step.name) == ("fused-mlp", "autograd")
     fast_losses = [record.loss for record in fast.run() if hasattr(record, "loss")]
-    slow = Trainer(config, splits)
-    slow._mlp_step = None  # the generic autograd step, with torch's own Adam
-    slow.optimizer = make_optimizer(slow.model, config.lr)
     slow_losses = [record.loss for record in slow.run() if hasattr(record, "loss")]
+    assert len(fast_losses) == 2 * 8
     assert fast_losses == pytest.approx(slow_losses, rel=1e-4)
     for name, value in fast.state_snapshot().items():
         torch.testing.assert_close(value, slow.state_snapshot()[name], rtol=1e-3, atol=1e-4, msg=name)
 
 
+def test_rebound_parameters_raise_instead_of_silently_not_training(splits):
+    config = TrainingConfig(model=ModelConfig("mlp", latent_dim=4, hidden=32), epochs=1, batch_size=32, device="cpu")
+    trainer = Trainer(config, splits)
+    assert trainer.step.name == "fused-mlp"
+    trainer.model.to(torch.float64)
+    with pytest.raises(TrainingError, match="parameters were moved or replaced"):
+        list(trainer.run())
+
+
+def test_float64_mlp_chooses_autograd(splits):
+    model = build_model(ModelConfig("mlp", latent_dim=4, hidden=32)).to(torch.float64)
+    assert choose_step(model, 1e-3).name == "autograd"
+    assert choose_step(build_model(ModelConfig("mlp", 4, 32)), 1e-3).name == "fused-mlp"
+    assert choose_step(build_model(ModelConfig("mlp", 4, 32)), 1e-3, fused=False).name == "autograd"
+
+
 def test_conv_models_train_with_autograd(splits):
     trainer = Trainer(TrainingConfig(model=ModelConfig("conv", latent_dim=2, hidden=16), epochs=1, batch_size=64,
                                      device="cpu"), splits)
-    assert trainer._mlp_step is None
+    assert trainer.step.name == "autograd"

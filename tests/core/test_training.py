@@ -97,19 +97,29 @@ def test_binarized_pixels_train(splits):
     assert math.isfinite(result.test.loss)
 
 
-def test_non_finite_loss_stops_and_keeps_finite_weights(splits):
-    trainer = Trainer(TrainingConfig(model=SMALL, epochs=2, batch_size=32, device="cpu"), splits)
+def test_non_finite_loss_stops_and_rewinds_to_the_last_epoch_end(splits):
+    trainer = Trainer(TrainingConfig(model=SMALL, epochs=3, batch_size=32, device="cpu"), splits)
     iterator = trainer.run()
+    while not isinstance(next(iterator), EpochResult):
+        pass
+    after_epoch_one = trainer.state_snapshot()
     next(iterator)
-    before = trainer.state_snapshot()
     with torch.no_grad():
         trainer.model.encoder_logvar.bias.fill_(1e6)  # exp(1e6) overflows: the next loss is inf
-    poisoned = trainer.state_snapshot()
-    with pytest.raises(TrainingDivergedError, match="model keeps its last finite weights. Lower the learning rate"):
+    with pytest.raises(TrainingDivergedError, match="goes back to the end of epoch 1. Lower the learning rate"):
         next(iterator)
     after = trainer.state_snapshot()
-    assert all(torch.equal(after[name], poisoned[name]) for name in after)
-    assert not all(torch.equal(after[name], before[name]) for name in after)
+    assert all(torch.equal(after[name], after_epoch_one[name]) for name in after)
+    assert trainer.epoch == 1 and len(trainer.history.step_loss) == 8
+
+
+def test_training_never_touches_the_global_generator(splits):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    trainer = Trainer(TrainingConfig(model=SMALL, epochs=1, batch_size=32, device="cpu", pixels="binarized"), splits)
+    run_all(trainer)
+    assert torch.equal(torch.rand(3), expected)
 
 
 @pytest.mark.parametrize("changes, message", [

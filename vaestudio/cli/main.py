@@ -7,6 +7,7 @@ import sys
 
 from vaestudio import __version__
 from vaestudio.cli.sheet_command import add_commands as add_sheet_commands
+from vaestudio.cli.train_command import add_train_command
 from vaestudio.core.errors import VaeStudioError
 
 
@@ -21,23 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vaestudio {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    train = commands.add_parser("train", help="train a model headless")
-    train.add_argument("--dataset", default="mnist", help="mnist, fashion-mnist, kmnist, idx:FOLDER or images:FOLDER")
-    train.add_argument("--model", default="mlp", choices=["mlp", "conv"])
-    train.add_argument("--epochs", type=int, default=10, help="total epochs (with --resume: the new total)")
-    train.add_argument("--latent-dim", type=int, default=20)
-    train.add_argument("--hidden", type=int, default=400)
-    train.add_argument("--batch-size", type=int, default=128)
-    train.add_argument("--lr", type=float, default=1e-3)
-    train.add_argument("--beta", type=float, default=1.0, help="KL weight (beta-VAE)")
-    train.add_argument("--kl-warmup", type=float, default=0.0, help="epochs over which beta ramps up from 0")
-    train.add_argument("--pixels", default="continuous", choices=["continuous", "binarized"])
-    train.add_argument("--seed", type=int, default=1)
-    train.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    train.add_argument("--out", help="model file, saved after every epoch (default: model.safetensors, "
-                       "or the resumed file)")
-    train.add_argument("--resume", metavar="MODEL", help="continue training a saved model")
-    _add_data_options(train)
+    add_train_command(commands, _add_data_options)
 
     evaluate = commands.add_parser("eval", help="evaluate a model on its test set")
     evaluate.add_argument("model", help="a .safetensors model file (or a PyTorch example state_dict)")
@@ -65,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         from vaestudio.gui.app import run_app
         return run_app()
-    from vaestudio.cli import commands
-    handler = {"train": commands.train, "eval": commands.evaluate, "data": commands.data,
+    from vaestudio.cli import commands, train_command
+    handler = {"train": train_command.train, "eval": commands.evaluate, "data": commands.data,
                "sheet": commands.sheet, "export": commands.export_table}[args.command]
     try:
         return handler(args)

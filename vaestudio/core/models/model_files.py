@@ -30,6 +30,7 @@ from vaestudio.core.models.training_config import TrainingConfig
 FORMAT = "vaestudio-model"
 FORMAT_VERSION = "1"
 HISTORY_KEYS = ("step_loss", "step_reconstruction", "step_kl")
+RNG_KEY = "rng.torch"
 
 
 @dataclass
@@ -44,6 +45,7 @@ class SavedModel:
     optimizer_state: dict | None = None
     source: str = ""
     versions: dict = field(default_factory=dict)
+    rng_state: torch.Tensor | None = None  # the run's random stream at `epoch`, for an exact resume
 
     @property
     def config(self) -> ModelConfig:
@@ -56,7 +58,7 @@ class SavedModel:
 
 def save_model(path: str | Path, model: VAE, training: TrainingConfig, *, epoch: int,
                history: TrainingHistory | None = None, class_names: list[str] | None = None,
-               optimizer: torch.optim.Optimizer | None = None) -> Path:
+               optimizer: torch.optim.Optimizer | None = None, rng_state: torch.Tensor | None = None) -> Path:
     """Write the model atomically (a temporary file renamed into place)."""
     path = Path(path)
     history = history or TrainingHistory()
@@ -65,6 +67,8 @@ def save_model(path: str | Path, model: VAE, training: TrainingConfig, *, epoch:
                for name, value in model.state_dict().items()}
     for key in HISTORY_KEYS:
         tensors[f"history.{key}"] = torch.tensor(getattr(history, key), dtype=torch.float32)
+    if rng_state is not None:
+        tensors[RNG_KEY] = rng_state.detach().to("cpu", torch.uint8, copy=True).contiguous()
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -161,7 +165,7 @@ def load_model(path: str | Path) -> SavedModel:
     for key in HISTORY_KEYS:
         setattr(history, key, tensors.get(f"history.{key}", torch.zeros(0)).tolist())
     return SavedModel(model, training, epoch, history, class_names, _optimizer_state(tensors, metadata),
-                      str(path), versions)
+                      str(path), versions, tensors.get(RNG_KEY))
 
 
 def _optimizer_state(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> dict | None:

@@ -47,6 +47,13 @@ class ModelConfig:
         return cls(kind=str(values["kind"]), latent_dim=int(values["latent_dim"]), hidden=int(values["hidden"]))
 
 
+def standard_normal_like(tensor: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """N(0, 1) draws shaped like `tensor`, from `generator` when one is given."""
+    if generator is None:
+        return torch.randn_like(tensor)
+    return torch.randn(tensor.shape, generator=generator, dtype=tensor.dtype, device=tensor.device)
+
+
 class VAE(nn.Module):
     """Shared behaviour: reparameterisation, decode to pixels, full forward pass."""
 
@@ -68,13 +75,16 @@ class VAE(nn.Module):
         return torch.sigmoid(self.decode_logits(z))
 
     @staticmethod
-    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+        """z = mu + std * eps, with eps drawn from `generator` (a run's own stream) or torch's global one."""
         std = torch.exp(0.5 * logvar)
-        return mu + std * torch.randn_like(std)
+        return mu + std * standard_normal_like(std, generator)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor,
+                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         mu, logvar = self.encode(x)
-        z = self.reparameterize(mu, logvar)
+        z = self.reparameterize(mu, logvar, generator)
         return self.decode_logits(z), mu, logvar
 
 

@@ -25,6 +25,7 @@ class TrainingConfig:
     pixels: str = "continuous"
     seed: int = 1
     device: str = "auto"
+    fused_step: bool = True  # the founding MLP's hand-written step where it applies (steps.py); off: autograd
 
     def validate(self) -> "TrainingConfig":
         self.model.validate()
@@ -40,6 +41,8 @@ class TrainingConfig:
             raise ConfigError(f"KL warm-up must be 0 or more epochs (got {self.kl_warmup_epochs}).")
         if self.pixels not in PIXEL_MODES:
             raise ConfigError(f"Unknown pixel mode {self.pixels!r}: choose {' or '.join(PIXEL_MODES)}.")
+        if not isinstance(self.fused_step, bool):
+            raise ConfigError(f"The fused-step setting must be true or false (got {self.fused_step!r}).")
         return self
 
     def to_dict(self) -> dict:

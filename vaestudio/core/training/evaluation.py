@@ -19,45 +19,42 @@ def to_pixels(images: torch.Tensor, mode: str = "continuous", generator: torch.G
     """uint8 images (N, 28, 28) to float pixels (N, 784) in [0, 1], or binarised draws of them."""
     x = images.reshape(-1, PIXELS).float().div_(255.0)
     if mode == "binarized":
-        if generator is not None:
-            return torch.bernoulli(x, generator=generator)
-        return torch.bernoulli(x)
+        return torch.bernoulli(x, generator=generator)
     return x
 
 
 @torch.no_grad()
 def evaluate(model: VAE, images: torch.Tensor, *, pixels: str = "continuous", batch_size: int = 1000,
              iwae_samples: int = 0, seed: int = 0) -> EvaluationResult:
-    """Evaluate with posterior samples drawn from a fixed seed, so the same model gives the same figures."""
+    """Evaluate with posterior samples drawn from generators of its own, seeded with `seed`: the same model
+    gives the same figures, and no other random stream (a training run's, torch's global one) is touched."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    generator = torch.Generator(device="cpu").manual_seed(seed)
-    fork_devices = [device] if device.type == "cuda" else []
+    pixel_generator = torch.Generator(device="cpu").manual_seed(seed)
+    noise_generator = torch.Generator(device=device).manual_seed(seed)
     total_reconstruction = total_kl = total_iwae = 0.0
     kl_dims = torch.zeros(model.latent_dim, dtype=torch.float64)
     mu_sum = torch.zeros(model.latent_dim, dtype=torch.float64)
     mu_square_sum = torch.zeros(model.latent_dim, dtype=torch.float64)
     count = images.shape[0]
-    with torch.random.fork_rng(devices=fork_devices):
-        torch.manual_seed(seed)
-        for start in range(0, count, batch_size):
-            batch = images[start:start + batch_size]
-            if pixels == "binarized":
-                x = to_pixels(batch.cpu(), pixels, generator).to(device)
-            else:
-                x = to_pixels(batch.to(device))
-            mu, logvar = model.encode(x)
-            z = model.reparameterize(mu, logvar)
-            total_reconstruction += reconstruction_per_image(model.decode_logits(z), x).sum().item()
-            kl = kl_per_dimension(mu, logvar).double()
-            kl_dims += kl.sum(dim=0).cpu()
-            total_kl += kl.sum().item()
-            mu64 = mu.double().cpu()
-            mu_sum += mu64.sum(dim=0)
-            mu_square_sum += mu64.pow(2).sum(dim=0)
-            if iwae_samples > 0:
-                total_iwae += iwae_bound(model, x, iwae_samples).sum().item()
+    for start in range(0, count, batch_size):
+        batch = images[start:start + batch_size]
+        if pixels == "binarized":
+            x = to_pixels(batch.cpu(), pixels, pixel_generator).to(device)
+        else:
+            x = to_pixels(batch.to(device))
+        mu, logvar = model.encode(x)
+        z = model.reparameterize(mu, logvar, noise_generator)
+        total_reconstruction += reconstruction_per_image(model.decode_logits(z), x).sum().item()
+        kl = kl_per_dimension(mu, logvar).double()
+        kl_dims += kl.sum(dim=0).cpu()
+        total_kl += kl.sum().item()
+        mu64 = mu.double().cpu()
+        mu_sum += mu64.sum(dim=0)
+        mu_square_sum += mu64.pow(2).sum(dim=0)
+        if iwae_samples > 0:
+            total_iwae += iwae_bound(model, x, iwae_samples, noise_generator).sum().item()
     model.train(was_training)
     mu_variance = mu_square_sum / count - (mu_sum / count).pow(2)
     return EvaluationResult(

@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from vaestudio.core.errors import TrainingError
+
 # Adam's state tensors with one value per parameter element (the rest, "step", is shared)
 PER_ELEMENT_STATE = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
@@ -54,6 +56,7 @@ class FlatAdam(torch.optim.Adam):
 
     @torch.no_grad()
     def step(self, closure=None):
+        self.check_parameters_bound()
         for parameter, view in zip(self._parameters, self._grad_views):
             grad = parameter.grad
             if grad is not None and grad.data_ptr() == view.data_ptr():
@@ -65,6 +68,17 @@ class FlatAdam(torch.optim.Adam):
             parameter.grad = view
         self.flat.grad = self._flat_grad
         return super().step(closure)
+
+    def check_parameters_bound(self) -> None:
+        """Raise if a parameter no longer lives in the flat tensor: `model.to(...)`, `load_state_dict` with
+        `assign=True` or `parameter.data = ...` rebind storage, and the update would silently miss it."""
+        base, width = self.flat.data_ptr(), self.flat.element_size()
+        for parameter, (offset, _size) in zip(self._parameters, self._slices):
+            if parameter.dtype != self.flat.dtype or parameter.data_ptr() != base + offset * width:
+                raise TrainingError(
+                    "The network's parameters were moved or replaced after its optimiser was built (for example "
+                    "by model.to(...)), so the fused Adam update would no longer reach them. Build the trainer "
+                    "again after changing the model, or train with the autograd step (--no-fused-step).")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Zero the flat gradient in place, whatever `set_to_none` says: the views must stay."""

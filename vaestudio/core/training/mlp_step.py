@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import torch
 
-from vaestudio.core.models.networks import MLPVAE, PIXELS
+from vaestudio.core.models.networks import MLPVAE, PIXELS, standard_normal_like
 
 
 def _relu_backward(grad: torch.Tensor, activation: torch.Tensor) -> torch.Tensor:
@@ -51,7 +51,7 @@ class MLPTrainingStep:
         return buffer
 
     @torch.no_grad()
-    def __call__(self, x: torch.Tensor, beta: float) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, beta: float, generator: torch.Generator | None = None) -> torch.Tensor:
         """Batch sums (loss, reconstruction, KL) as one tensor; the gradients are left in `.grad`."""
         model = self.model
         encoder, mu_layer, logvar_layer = model.encoder_hidden, model.encoder_mu, model.encoder_logvar
@@ -67,7 +67,7 @@ class MLPTrainingStep:
         logvar = torch.addmm(logvar_layer.bias, h1, logvar_layer.weight.t(),
                              out=self._buffer("logvar", rows, latent, x))
         std = torch.exp(0.5 * logvar)
-        eps = torch.randn_like(std)
+        eps = standard_normal_like(std, generator)
         z = torch.addcmul(mu, std, eps)
         h3 = torch.addmm(decoder.bias, z, decoder.weight.t(), out=self._buffer("h3", rows, hidden, x)).relu_()
         logits = torch.addmm(output.bias, h3, output.weight.t(), out=self._buffer("logits", rows, PIXELS, x))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from vaestudio.core.models.networks import PIXELS, VAE
+from vaestudio.core.models.networks import PIXELS, VAE, standard_normal_like
 
 
 @dataclass
@@ -65,7 +65,7 @@ def negative_elbo(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logva
 
 
 @torch.no_grad()
-def iwae_bound(model: VAE, x: torch.Tensor, samples: int) -> torch.Tensor:
+def iwae_bound(model: VAE, x: torch.Tensor, samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Per-image negative importance-weighted bound -log(1/K sum_k p(x, z_k) / q(z_k|x)).
 
     With K = 1 it is a one-sample estimate of the negative ELBO; it tightens as K grows.
@@ -75,7 +75,7 @@ def iwae_bound(model: VAE, x: torch.Tensor, samples: int) -> torch.Tensor:
     flat = x.reshape(-1, PIXELS)
     log_weights = []
     for _ in range(samples):
-        eps = torch.randn_like(std)
+        eps = standard_normal_like(std, generator)
         z = mu + std * eps
         log_px = -reconstruction_per_image(model.decode_logits(z), flat)
         log_pz = -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(dim=1)

@@ -1,8 +1,11 @@
-"""The training loop: one generator that the CLI and the GUI's worker thread both drive.
+"""The training loop: a generator of plain records that a `TrainingRun` (run.py) drives.
 
-`Trainer.run()` yields plain records (`StepProgress` every step, `EpochResult` at each
-epoch end) and checks a `TrainingControl` between steps for pause, resume and stop. It
-knows nothing of how its records are shown.
+`Trainer.run()` yields `StepProgress` every step and `EpochResult` at each epoch end, and
+checks a `TrainingControl` between steps for pause, resume and stop. It owns the model, the
+step strategy (steps.py) with its optimiser, the data on the training device and the run's
+random stream: one `torch.Generator` for the reparameterisation noise and binarised pixels,
+whose state is saved with the model so that a resumed run continues exactly where it
+stopped. Nothing here reads or reseeds torch's global generator after the network is built.
 """
 
 from __future__ import annotations
@@ -18,13 +21,11 @@ import torch
 from vaestudio.core.data.datasets import DatasetSplits
 from vaestudio.core.errors import ConfigError, ModelFileError, TrainingError
 from vaestudio.core.models.history import EpochResult, StepProgress, TrainingHistory
-from vaestudio.core.models.networks import MLPVAE, VAE, build_model
+from vaestudio.core.models.networks import VAE, build_model
 from vaestudio.core.models.training_config import TrainingConfig
 from vaestudio.core.training.devices import resolve_device
 from vaestudio.core.training.evaluation import evaluate, to_pixels
-from vaestudio.core.training.flat_adam import FlatAdam
-from vaestudio.core.training.mlp_step import MLPTrainingStep
-from vaestudio.core.training.objectives import negative_elbo
+from vaestudio.core.training.steps import choose_step
 
 
 class TrainingControl:
@@ -58,37 +59,58 @@ class TrainingControl:
 
 
 class TrainingDivergedError(TrainingError):
-    """The loss became NaN or infinite; the model keeps its last finite weights."""
+    """The loss became NaN or infinite; the model goes back to its last epoch end."""
 
 
-def make_optimizer(model: VAE, lr: float) -> torch.optim.Adam:
-    """Adam, fused into one kernel where this torch and device support it (a third of the CPU step time
-    of the founding MLP at batch 128 goes to a for-loop Adam otherwise); the plain one elsewhere."""
-    try:
-        return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
-    except (RuntimeError, TypeError):
-        return torch.optim.Adam(model.parameters(), lr=lr)
+def initial_model(config: TrainingConfig) -> tuple[VAE, torch.Tensor]:
+    """A new network initialised from `config.seed`, and the CPU random state its initialisation left.
+
+    torch's global generator is used (layers initialise from it) but restored afterwards, so
+    building a model never changes another stream.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        model = build_model(config.model)
+        return model, torch.get_rng_state()
+
+
+def run_generator(device: torch.device, seed: int, *, state: torch.Tensor | None = None,
+                  after_init: torch.Tensor | None = None) -> torch.Generator:
+    """The run's random stream on `device`: a saved state when it fits the device, else a fresh one.
+
+    A new CPU run continues the stream that initialised its network (`after_init`), so it draws
+    exactly what the first builds drew from torch's global generator.
+    """
+    generator = torch.Generator(device=device)
+    for candidate in (state, after_init):
+        if candidate is None:
+            continue
+        try:
+            generator.set_state(candidate)
+            return generator
+        except (RuntimeError, TypeError, ValueError):
+            continue  # a state saved on another kind of device: start a new stream
+    return generator.manual_seed(seed)
 
 
 class Trainer:
-    """Owns the model, optimiser and data on the training device and runs the loop."""
+    """Owns the model, step strategy, optimiser, random stream and data on the training device."""
 
     def __init__(self, config: TrainingConfig, data: DatasetSplits, *, model: VAE | None = None,
                  optimizer_state: dict | None = None, history: TrainingHistory | None = None,
-                 start_epoch: int = 0, control: TrainingControl | None = None) -> None:
+                 start_epoch: int = 0, control: TrainingControl | None = None,
+                 rng_state: torch.Tensor | None = None) -> None:
         self.config = config.validate()
         self.device = resolve_device(config.device)
         self.control = control or TrainingControl()
-        torch.manual_seed(config.seed)
-        self.model = (model or build_model(config.model)).to(self.device)
+        after_init = None
+        if model is None:
+            model, after_init = initial_model(config)
+        self.model = model.to(self.device)
         self.model.train()
-        # the founding MLP: its gradient by hand into one flat tensor, and one Adam update of that tensor
-        # (the same values as autograd and torch's Adam, about a third faster on a CPU); autograd otherwise
-        if isinstance(self.model, MLPVAE):
-            self.optimizer: torch.optim.Adam = FlatAdam(self.model.parameters(), config.lr)
-            self._mlp_step: MLPTrainingStep | None = MLPTrainingStep(self.model)
-        else:
-            self.optimizer, self._mlp_step = make_optimizer(self.model, config.lr), None
+        self.generator = run_generator(self.device, config.seed + start_epoch, state=rng_state, after_init=after_init)
+        self.step = choose_step(self.model, config.lr, fused=config.fused_step)
+        self.optimizer = self.step.optimizer
         if optimizer_state is not None:
             try:
                 self.optimizer.load_state_dict(optimizer_state)
@@ -97,7 +119,7 @@ class Trainer:
                                      "Train a new model instead of resuming this one.") from error
             for group in self.optimizer.param_groups:
                 group["lr"] = config.lr
-        self.history = history or TrainingHistory()
+        self.history = history if history is not None else TrainingHistory()
         self.epoch = start_epoch
         self.dataset_name = data.train.name
         self.class_names = list(data.train.class_names)
@@ -110,7 +132,7 @@ class Trainer:
         self.test_labels = data.test.labels
         if len(self.train_images) == 0 or len(self.test_images) == 0:
             raise ConfigError("The dataset has no training or no test images.")
-        self._epoch_start: tuple[dict[str, torch.Tensor], dict, int] | None = None
+        self._epoch_start: tuple[dict[str, torch.Tensor], dict, torch.Tensor, int] | None = None
 
     @property
     def batches_per_epoch(self) -> int:
@@ -124,7 +146,7 @@ class Trainer:
         return self.config.beta * min(1.0, step / warmup_steps)
 
     def run(self) -> Iterator[StepProgress | EpochResult]:
-        """Train until `config.epochs` epochs are done or a stop is requested."""
+        """Train until `config.epochs` epochs are done or a stop is requested (then rewound to the epoch start)."""
         while self.epoch < self.config.epochs and not self.control.stop_requested:
             epoch_result = yield from self._run_epoch()
             if epoch_result is None:
@@ -135,7 +157,7 @@ class Trainer:
         config, count = self.config, len(self.train_images)
         epoch = self.epoch + 1
         self._epoch_start = (self.state_snapshot(), copy.deepcopy(self.optimizer.state_dict()),
-                             len(self.history.step_loss))
+                             self.generator.get_state(), len(self.history.step_loss))
         shuffle = torch.Generator(device="cpu").manual_seed(config.seed * 1_000_003 + epoch)  # same on resume
         order = torch.randperm(count, generator=shuffle).to(self.device)  # batches gather from it: no second copy
         loss_sum = reconstruction_sum = kl_sum = 0.0
@@ -151,8 +173,12 @@ class Trainer:
                 return None
             step = len(self.history.step_loss)
             indices = order[batch * config.batch_size:(batch + 1) * config.batch_size]
-            x = to_pixels(self.train_images.index_select(0, indices), config.pixels)
-            progress = self._step(x, epoch, step, batch, started, paused_seconds)
+            x = to_pixels(self.train_images.index_select(0, indices), config.pixels, self.generator)
+            try:
+                progress = self._step(x, epoch, step, batch, started, paused_seconds)
+            except TrainingDivergedError:
+                self.rewind_to_epoch_start()
+                raise
             loss_sum += progress.loss * len(x)
             reconstruction_sum += progress.reconstruction * len(x)
             kl_sum += progress.kl * len(x)
@@ -162,6 +188,7 @@ class Trainer:
         test = evaluate(self.model, self.test_images, pixels=config.pixels, seed=config.seed)
         self.model.train()
         self.epoch = epoch
+        self._epoch_start = None  # the epoch is complete: nothing left to rewind
         result = EpochResult(epoch, config.epochs, loss_sum / count, reconstruction_sum / count, kl_sum / count,
                              test, seconds, count / max(seconds, 1e-9))
         self.history.epochs.append(result)
@@ -171,17 +198,9 @@ class Trainer:
               paused_seconds: float) -> StepProgress:
         beta = self.beta_at(step)
         try:
-            if self._mlp_step is not None:
-                values = self._mlp_step(x, beta).tolist()
-                self._check_finite(values, epoch, step)
-            else:
-                logits, mu, logvar = self.model(x)
-                terms = negative_elbo(logits, x, mu, logvar, beta)
-                values = torch.stack([terms.loss, terms.reconstruction, terms.kl]).tolist()
-                self._check_finite(values, epoch, step)
-                self.optimizer.zero_grad(set_to_none=True)
-                terms.loss.backward()
-            self.optimizer.step()
+            values = self.step.compute(x, beta, self.generator)
+            self._check_finite(values, epoch, step)
+            self.step.update()
         except torch.cuda.OutOfMemoryError as error:
             raise TrainingError(f"The GPU ran out of memory at batch size {self.config.batch_size}. "
                                 "Use a smaller batch size or train on the CPU.") from error
@@ -196,16 +215,18 @@ class Trainer:
         if not all(math.isfinite(value) for value in values):
             raise TrainingDivergedError(
                 f"The loss became {values[0]} at epoch {epoch}, step {step + 1}; training stopped and the "
-                "model keeps its last finite weights. Lower the learning rate or beta and train again.")
+                f"model goes back to the end of epoch {epoch - 1}. Lower the learning rate or beta and train again.")
 
     def rewind_to_epoch_start(self) -> None:
-        """Undo a partly trained epoch (after a stop or Ctrl+C): weights, optimiser and history go back to
-        the last epoch end, so a saved file's weights, epoch and step history agree and resuming is exact."""
+        """Undo a partly trained epoch (after a stop, Ctrl+C or a non-finite loss): weights, optimiser, random
+        stream and history go back to the last epoch end, so a saved file's weights, epoch and step history
+        agree and resuming is exact."""
         if self._epoch_start is None:
             return
-        weights, optimizer_state, steps = self._epoch_start
+        weights, optimizer_state, rng_state, steps = self._epoch_start
         self.model.load_state_dict(weights)
         self.optimizer.load_state_dict(optimizer_state)
+        self.generator.set_state(rng_state)
         for values in (self.history.step_loss, self.history.step_reconstruction, self.history.step_kl):
             del values[steps:]
 

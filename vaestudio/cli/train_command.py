@@ -1,0 +1,86 @@
+"""`vaestudio train`: a `TrainingRun` on the main thread, watched by the console observer."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from vaestudio.cli.run_progress import ConsoleProgress
+from vaestudio.core.console import format_duration
+from vaestudio.core.errors import ConfigError
+from vaestudio.core.models.model_files import check_model_path, open_model
+from vaestudio.core.models.networks import ModelConfig
+from vaestudio.core.models.training_config import TrainingConfig
+from vaestudio.core.training.devices import resolve_device
+from vaestudio.core.training.run import TrainingRun
+from vaestudio.core.training.trainer import TrainingDivergedError
+
+
+def add_train_command(commands, add_data_options) -> None:
+    train = commands.add_parser("train", help="train a model headless")
+    train.add_argument("--dataset", default="mnist", help="mnist, fashion-mnist, kmnist, idx:FOLDER or images:FOLDER")
+    train.add_argument("--model", default="mlp", choices=["mlp", "conv"])
+    train.add_argument("--epochs", type=int, default=10, help="total epochs (with --resume: the new total)")
+    train.add_argument("--latent-dim", type=int, default=20)
+    train.add_argument("--hidden", type=int, default=400)
+    train.add_argument("--batch-size", type=int, default=128)
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--beta", type=float, default=1.0, help="KL weight (beta-VAE)")
+    train.add_argument("--kl-warmup", type=float, default=0.0, help="epochs over which beta ramps up from 0")
+    train.add_argument("--pixels", default="continuous", choices=["continuous", "binarized"])
+    train.add_argument("--seed", type=int, default=1)
+    train.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    train.add_argument("--no-fused-step", action="store_true",
+                       help="train the MLP with autograd instead of its hand-written gradient (same results, slower)")
+    train.add_argument("--out", help="model file, saved after every epoch (default: model.safetensors, "
+                       "or the resumed file)")
+    train.add_argument("--resume", metavar="MODEL", help="continue training a saved model")
+    train.add_argument("--quiet", action="store_true", help="no progress output, only each epoch's results")
+    add_data_options(train)
+
+
+def training_config(args: argparse.Namespace) -> TrainingConfig:
+    return TrainingConfig(
+        dataset=args.dataset, model=ModelConfig(args.model, args.latent_dim, args.hidden), epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, beta=args.beta, kl_warmup_epochs=args.kl_warmup,
+        pixels=args.pixels, seed=args.seed, device=args.device, fused_step=not args.no_fused_step,
+    ).validate()
+
+
+def train(args: argparse.Namespace) -> int:
+    resolve_device(args.device)  # before a model file or any data is read
+    resume = open_model(args.resume) if args.resume else None
+    if resume is not None:
+        config = TrainingConfig.from_dict({**resume.training.to_dict(), "model": resume.config.to_dict(),
+                                           "epochs": args.epochs, "device": args.device,
+                                           "fused_step": not args.no_fused_step}).validate()
+        if resume.epoch >= config.epochs:
+            raise ConfigError(f"{args.resume} has already been trained for {resume.epoch} epochs; "
+                              f"ask for more with --epochs (e.g. --epochs {resume.epoch + 10}).")
+    else:
+        config = training_config(args)
+    out = check_model_path(args.out or args.resume or "model.safetensors")
+    run = TrainingRun(config, out=out, resume=resume, data_dir=args.data_dir)
+    run.add_observer(ConsoleProgress(quiet=args.quiet))
+    started = time.perf_counter()
+    try:
+        run.execute()
+    except TrainingDivergedError:
+        print(_kept_message(run, out), file=sys.stderr)
+        raise
+    except KeyboardInterrupt:
+        print(f"\nInterrupted during epoch {run.epoch + 1}: {_kept_message(run, out)}", file=sys.stderr)
+        return 130
+    print(f"Saved {out} after {run.epoch} epochs in {format_duration(time.perf_counter() - started)}.",
+          file=sys.stderr)
+    return 0
+
+
+def _kept_message(run: TrainingRun, out) -> str:
+    """What is on disk after a run ended early: every epoch end was saved, a partial epoch never is."""
+    if run.epochs_trained_here > 0:
+        return f"the model after epoch {run.epoch} is saved in {out}; continue with --resume {out}."
+    if run.start_epoch > 0:
+        return f"no epoch was completed; the resumed model (epoch {run.start_epoch}) is unchanged."
+    return "nothing was trained yet, so no model was saved."
