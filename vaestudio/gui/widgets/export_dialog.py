@@ -29,18 +29,20 @@ from PySide6.QtWidgets import (
 
 from vaestudio.core.data.datasets import ImageDataset
 from vaestudio.core.errors import ExportError, VaeStudioError
-from vaestudio.core.latent.sheets import (
+from vaestudio.core.latent.image_files import (
     ANIMATED_KINDS,
+    check_extension,
+    write_atomically,
+)
+from vaestudio.core.latent.sheets import (
     COLORMAPS,
     KINDS,
     Sheet,
     SheetSpec,
-    check_extension,
     default_shape,
     make_sheet,
     needs_test_images,
     with_defaults,
-    write_atomically,
 )
 from vaestudio.core.latent.space import Projection
 from vaestudio.gui.model_session import ModelSession
