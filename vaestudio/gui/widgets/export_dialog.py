@@ -240,12 +240,6 @@ class ExportDialog(QDialog):
         self.test_data = test_data
         self._kind_changed()
 
-    def set_context(self, *, projection: Projection | None = None, endpoints: np.ndarray | None = None,
-                    origin: np.ndarray | None = None) -> None:
-        """The explorer's current plane, interpolation endpoints and traversal origin."""
-        self.projection, self.endpoints, self.origin = projection, endpoints, origin
-        self._kind_changed()
-
     def spec(self) -> SheetSpec:
         """The sheet the controls describe (what the preview shows and Save writes)."""
         kind = self.kind
