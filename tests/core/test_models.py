@@ -4,7 +4,20 @@ import pytest
 import torch
 
 from vaestudio.core.errors import ConfigError
-from vaestudio.core.models.networks import ModelConfig, build_model
+from vaestudio.core.models.networks import (
+    HIDDEN_RANGE,
+    LATENT_RANGE,
+    ModelConfig,
+    build_model,
+)
+from vaestudio.core.models.training_config import (
+    BATCH_SIZE_RANGE,
+    BETA_RANGE,
+    EPOCH_RANGE,
+    LR_RANGE,
+    SEED_RANGE,
+    TrainingConfig,
+)
 from vaestudio.core.training.objectives import (
     iwae_bound,
     kl_per_dimension,
@@ -39,6 +52,34 @@ def test_founding_network_has_the_example_layer_sizes():
 def test_bad_model_config(config, message):
     with pytest.raises(ConfigError, match=message):
         build_model(config)
+
+
+@pytest.mark.parametrize("field, bounds, below, above", [
+    ("epochs", EPOCH_RANGE, EPOCH_RANGE[0] - 1, EPOCH_RANGE[1] + 1),
+    ("batch_size", BATCH_SIZE_RANGE, BATCH_SIZE_RANGE[0] - 1, BATCH_SIZE_RANGE[1] + 1),
+    ("beta", BETA_RANGE, -1e-9, BETA_RANGE[1] * 1.000001),
+    ("seed", SEED_RANGE, SEED_RANGE[0] - 1, SEED_RANGE[1] + 1),
+    ("latent_dim", LATENT_RANGE, LATENT_RANGE[0] - 1, LATENT_RANGE[1] + 1),
+    ("hidden", HIDDEN_RANGE, HIDDEN_RANGE[0] - 1, HIDDEN_RANGE[1] + 1),
+])
+def test_the_named_ranges_are_what_validate_enforces(field, bounds, below, above):
+    def config(value):
+        if field in ("latent_dim", "hidden"):
+            return TrainingConfig(model=ModelConfig(**{field: value}))
+        return TrainingConfig(**{field: value})
+
+    for value in bounds:
+        config(value).validate()
+    for value in (below, above):
+        with pytest.raises(ConfigError, match=f"{bounds[1]:g}" if isinstance(bounds[1], float) else str(bounds[1])):
+            config(value).validate()
+
+
+def test_the_learning_rate_range_excludes_zero():
+    TrainingConfig(lr=LR_RANGE[1]).validate()
+    for value in (LR_RANGE[0], LR_RANGE[1] * 1.000001):
+        with pytest.raises(ConfigError, match="Learning rate must be above 0 and at most 1"):
+            TrainingConfig(lr=value).validate()
 
 
 def test_kl_matches_closed_form_and_torch_distributions():

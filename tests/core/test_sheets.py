@@ -15,14 +15,7 @@ from vaestudio.cli import sheet_command
 from vaestudio.cli.main import main
 from vaestudio.core.errors import ConfigError, ExportError
 from vaestudio.core.latent import sheets
-from vaestudio.core.latent.sheets import (
-    SheetSpec,
-    export_sheet,
-    make_sheet,
-    sheet_size,
-    write_gif,
-    write_png,
-)
+from vaestudio.core.latent.sheets import SheetSpec, export_sheet, make_sheet, sheet_size
 from vaestudio.core.latent.space import PCAProjection, reconstruct_images, sample_prior
 from vaestudio.core.models.model_files import save_model
 from vaestudio.core.models.networks import ModelConfig, build_model
@@ -125,14 +118,6 @@ def test_sample_sheet_images_equal_the_decoder_output_for_the_seeded_prior_draws
     assert np.array_equal(tiles[..., 0], tiles[..., 2])  # gray: R = G = B
 
 
-def test_a_png_holds_every_level_exactly(tmp_path):
-    picture = np.stack(np.meshgrid(np.arange(256), np.arange(3), indexing="xy"), axis=-1)[..., [0, 0, 1]]
-    picture = picture.astype(np.uint8)
-    picture[1, :, 2] = 255 - np.arange(256)
-    write_png(picture, tmp_path / "levels.png")
-    assert np.array_equal(read_png(tmp_path / "levels.png"), picture)
-
-
 def test_scale_enlarges_each_pixel_into_a_crisp_block(model, tmp_path):
     spec = SheetSpec(rows=1, cols=2, padding=0, scale=3, seed=2)
     picture = make_sheet(model, spec).picture[..., 0]
@@ -230,37 +215,6 @@ def test_unknown_extension_and_still_gif_are_refused_without_a_file(model_file, 
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["digits", "model.safetensors"]
-
-
-def _fail_while_writing(error: OSError):
-    def write_bytes(self, data):
-        with open(self, "wb") as handle:
-            handle.write(data[: len(data) // 2])  # half a file, then the failure
-        raise error
-    return write_bytes
-
-
-def test_a_full_disk_leaves_the_old_file_and_no_temporary(monkeypatch, tmp_path):
-    picture = np.zeros((4, 4, 3), np.uint8)
-    out = tmp_path / "sheet.png"
-    write_png(picture + 255, out)
-    before = out.read_bytes()
-    monkeypatch.setattr(Path, "write_bytes", _fail_while_writing(OSError(errno.ENOSPC, "No space left on device")))
-    with pytest.raises(ExportError, match=r"The disk is full: .*sheet.png was not written\. Free some space"):
-        write_png(picture, out)
-    assert [p.name for p in tmp_path.iterdir()] == ["sheet.png"] and out.read_bytes() == before
-
-
-def test_an_unwritable_folder_is_named(monkeypatch, tmp_path):
-    def refuse(path):
-        raise PermissionError(errno.EACCES, "Permission denied", str(path))
-    monkeypatch.setattr("vaestudio.core.data.paths._temporary_sibling", refuse)
-    with pytest.raises(ExportError, match=f"Cannot write to the folder {tmp_path}: permission denied"):
-        write_png(np.zeros((2, 2, 3), np.uint8), tmp_path / "x.png")
-    (tmp_path / "file").write_text("not a folder")
-    monkeypatch.undo()
-    with pytest.raises(ExportError, match="is not a folder"):
-        write_gif([np.zeros((2, 2, 3), np.uint8)], tmp_path / "file" / "x.gif")
 
 
 def test_a_failing_gif_leaves_nothing(model, monkeypatch, tmp_path):

@@ -26,6 +26,7 @@ from vaestudio.gui.explorer.explorer_panel import ExplorerPanel
 from vaestudio.gui.explorer.projection_controls import ExplorerSettings, load_settings
 from vaestudio.gui.jobs import JobRunner
 from vaestudio.gui.model_session import ModelSession
+from vaestudio.gui.widgets import dialogs
 
 TIMEOUT = 20_000
 
@@ -266,6 +267,19 @@ def test_without_data_the_map_says_so_and_the_decoder_still_works(tmp_path, tiny
     with qtbot.waitSignal(panel.mapUpdated, timeout=TIMEOUT):
         panel.open_dataset_folder(tiny_dataset.partition(":")[2])
     assert not panel.latent_map.banner.isVisible() and len(panel.latent_map.points) == 64
+
+
+def test_a_folder_that_is_no_dataset_shows_a_dialog_and_keeps_the_map(session, make_panel, qtbot, tmp_path) -> None:
+    panel = make_panel(session)
+    spec, points = panel.dataset_spec, len(panel.latent_map.points)
+    folder = tmp_path / "holiday-photos"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not a dataset")
+    with qtbot.waitSignal(dialogs.error_reporter.shown) as shown:
+        panel.open_dataset_folder(folder)
+    assert shown.args[0] == "This folder cannot be used as a dataset."
+    assert "neither the four MNIST-format IDX files nor class sub-folders" in shown.args[1]
+    assert panel.dataset_spec == spec and panel.dataset_error is None and len(panel.latent_map.points) == points
 
 
 def test_hover_shows_a_small_decoded_preview(session, make_panel, qtbot) -> None:

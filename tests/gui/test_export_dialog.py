@@ -12,7 +12,8 @@ from PySide6.QtSvg import QSvgRenderer
 from tiny_data import tiny_splits
 
 from vaestudio.core.errors import ExportError
-from vaestudio.core.latent.sheets import SheetSpec, encode_png, make_sheet
+from vaestudio.core.latent.image_files import encode_png
+from vaestudio.core.latent.sheets import SheetSpec, make_sheet
 from vaestudio.core.latent.space import PCAProjection
 from vaestudio.core.models.model_files import SavedModel
 from vaestudio.core.models.networks import ModelConfig, build_model

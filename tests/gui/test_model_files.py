@@ -32,7 +32,7 @@ def test_opening_a_model_loads_the_session_and_plots_its_history(window, tmp_pat
     assert y.tolist() == [5.0, 4.0, 3.0, 2.0] and x.tolist() == [0.5, 1.0, 1.5, 2.0]
     assert window.kl_bars.kl.tolist() == [0.5, 0.5, 0.0]
     assert "epoch 2" in window.model_status.text() and "opened from a file" in window.model_status.text()
-    assert window.save_action.isEnabled()
+    assert window.menus.save_action.isEnabled()
 
 
 def test_save_as_writes_the_loaded_model(window, tmp_path):
@@ -78,7 +78,7 @@ def test_the_bundled_model_is_loaded_when_nothing_else_is(qtbot, tmp_path, monke
     empty = app.create_main_window()
     qtbot.addWidget(empty)
     assert not empty.session.has_model and "no model" in empty.model_status.text()
-    assert not empty.save_action.isEnabled()
+    assert not empty.menus.save_action.isEnabled()
 
 
 def test_add_panel_adds_a_tab(window):

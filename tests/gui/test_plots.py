@@ -77,10 +77,10 @@ def test_smoothing_carries_over_between_batches(plot):
 
 
 def test_terms_toggle_and_log_scale(plot):
-    plot.set_term_visible("kl", False)
+    plot.term_boxes["kl"].setChecked(False)
     assert not plot.raw_curves["kl"].isVisible() and not plot.test_curves["kl"].isVisible()
     assert plot.raw_curves["reconstruction"].isVisible()
-    plot.set_term_visible("kl", True)
+    plot.term_boxes["kl"].setChecked(True)
     assert plot.smooth_curves["kl"].isVisible()
     plot.set_log_scale(True)
     assert plot.log_box.isChecked() and plot.plot_item.getAxis("left").logMode

@@ -8,10 +8,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vaestudio.core.errors import DatasetError
-from vaestudio.core.models.networks import ModelConfig
-from vaestudio.core.models.training_config import TrainingConfig
-from vaestudio.gui.training.run_panel import TrainingPanel, folder_dataset_spec
+from vaestudio.core.models.networks import HIDDEN_RANGE, LATENT_RANGE, ModelConfig
+from vaestudio.core.models.training_config import (
+    BATCH_SIZE_RANGE,
+    BETA_RANGE,
+    EPOCH_RANGE,
+    LR_RANGE,
+    SEED_RANGE,
+    TrainingConfig,
+)
+from vaestudio.gui.training.run_panel import TrainingPanel
 
 
 @pytest.fixture
@@ -74,22 +80,27 @@ def test_progress_shows_epoch_run_speed_and_time_left(panel):
     assert panel.time_left_label.text() == "0:25 left"  # 25 batches of 100 images at 100 images/s
 
 
-def test_folders_become_dataset_specs(tmp_path, panel):
+def test_the_form_limits_are_the_cores_ranges(panel):
+    for spin, (low, high) in ((panel.latent_dim, LATENT_RANGE), (panel.hidden, HIDDEN_RANGE),
+                              (panel.epochs, EPOCH_RANGE), (panel.batch_size, BATCH_SIZE_RANGE),
+                              (panel.beta, BETA_RANGE), (panel.seed, SEED_RANGE)):
+        assert (spin.minimum(), spin.maximum()) == (low, high)
+    panel.learning_rate.setText(f"{LR_RANGE[1]:g}")
+    assert panel.problem() is None
+    for outside in (LR_RANGE[0], 2 * LR_RANGE[1]):
+        panel.learning_rate.setText(f"{outside:g}")
+        assert "Learning rate must be above" in panel.problem()
+
+
+def test_a_folder_becomes_the_dataset(tmp_path, panel):
     from conftest import write_tiny_idx
 
     idx = write_tiny_idx(tmp_path / "idx")
-    assert folder_dataset_spec(idx) == f"idx:{idx}"
+    assert panel.use_folder(idx) and panel.config().dataset == f"idx:{idx}"
     images = tmp_path / "images"
     for label in ("cat", "dog"):
         (images / label).mkdir(parents=True)
         Image.fromarray(np.zeros((28, 28), np.uint8)).save(images / label / "1.png")
-    assert folder_dataset_spec(images) == f"images:{images}"
-    (idx / "t10k-labels-idx1-ubyte").unlink()
-    with pytest.raises(DatasetError, match="only some of the four IDX files"):
-        folder_dataset_spec(idx)
-    with pytest.raises(DatasetError, match="not a folder"):
-        folder_dataset_spec(tmp_path / "missing")
-
     assert panel.use_folder(images)
     assert panel.config().dataset == f"images:{images}"
     assert panel.dataset.currentText() == "Folder: images"

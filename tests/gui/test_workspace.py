@@ -31,7 +31,7 @@ def test_tabs_and_shortcuts(workspace):
     assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["Training", "Latent space"]
     assert [workspace.tools.tabText(i) for i in range(4)] == ["Interpolation", "Reconstruction", "Latent sliders",
                                                              "Sketch pad"]
-    texts = [action.text() for action in window.file_menu.actions()]
+    texts = [action.text() for action in window.menus.file_menu.actions()]
     assert texts.index("&Export images…") < texts.index("&Quit")
 
 

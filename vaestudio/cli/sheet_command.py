@@ -75,9 +75,9 @@ def _test_images(saved, data_dir: str | None):
 
 
 def sheet(args: argparse.Namespace) -> int:
+    from vaestudio.core.latent.image_files import check_sheet_path
     from vaestudio.core.latent.sheets import (
         SheetSpec,
-        check_sheet_path,
         default_shape,
         export_sheet,
         needs_test_images,
@@ -112,7 +112,7 @@ def sheet(args: argparse.Namespace) -> int:
 
 
 def export_table(args: argparse.Namespace) -> int:
-    from vaestudio.core.latent.sheets import check_extension
+    from vaestudio.core.latent.image_files import check_extension
     from vaestudio.core.latent.space import encode_images
     from vaestudio.core.latent.tables import (
         map_projection,

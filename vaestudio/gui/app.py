@@ -8,11 +8,12 @@ import sys
 
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from vaestudio.core.errors import VaeStudioError
 from vaestudio.core.models.model_files import open_model
-from vaestudio.core.models.pretrained import default_bundled_model
+from vaestudio.core.models.pretrained import default_bundled_model, resources_dir
 from vaestudio.core.training.thread_tuning import single_torch_thread
 from vaestudio.gui.explorer.workspace import ExplorerWorkspace
 from vaestudio.gui.main_window import MainWindow
@@ -24,8 +25,13 @@ GIL_SWITCH_INTERVAL = 0.0005
 log = logging.getLogger(__name__)
 
 
+def application_icon() -> QIcon:
+    """The VAE Studio icon (resources/icons/vaestudio.svg); a null icon if the file is missing."""
+    return QIcon(str(resources_dir() / "icons" / "vaestudio.svg"))
+
+
 def configure_application(app: QApplication) -> None:
-    """Names for QSettings, pyqtgraph's look, a short GIL switch interval, one torch thread.
+    """Names for QSettings, the icon, pyqtgraph's look, a short GIL switch interval, one torch thread.
 
     The training thread runs Python between torch kernels; a 0.5 ms switch interval (instead
     of 5 ms) lets the GUI thread take the GIL back sooner: benchmarks/ui_latency.py measured
@@ -38,6 +44,7 @@ def configure_application(app: QApplication) -> None:
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName(APPLICATION)
+    app.setWindowIcon(application_icon())
     pg.setConfigOptions(background="w", foreground=(60, 60, 60), antialias=False)
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
 
@@ -72,6 +79,7 @@ def load_bundled_model(window: MainWindow) -> bool:
 def create_main_window(data_dir: str | None = None) -> MainWindow:
     """The window with the explorer and its panels, showing the bundled model when nothing else is loaded."""
     window = MainWindow()
+    window.setWindowIcon(application_icon())
     window.data_dir = data_dir
     window.workspace = ExplorerWorkspace(window, data_dir=data_dir)
     if load_bundled_model(window):  # a newcomer starts on the map, to click a digit into being

@@ -1,16 +1,15 @@
-"""The VAE Studio main window: the run set-up dock, the Training tab (loss plot and KL bars), menus, status bar.
+"""The VAE Studio main window: the run set-up dock, the Training tab (loss plot and KL bars), status bar.
 
 The window owns the `ModelSession` that the explorer panels read, starts and stops runs
 (`TrainingRun`, one QThread each) and keeps the run's history as its step batches arrive.
-Other panels join as tabs through `add_panel`.
+Other panels join as tabs through `add_panel`. Its menus are built in `window_menus`, the
+model-file actions (open, save, run folders) live in `model_file_actions`.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,23 +18,26 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
-    QFileDialog,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QScrollArea,
     QSplitter,
     QTabWidget,
     QWidget,
 )
 
-from vaestudio import __version__
-from vaestudio.core.data.paths import atomic_output, runs_dir
-from vaestudio.core.errors import ConfigError, DeviceError, VaeStudioError
+from vaestudio.core.errors import ConfigError, DeviceError
 from vaestudio.core.models.history import EpochResult, TrainingHistory
-from vaestudio.core.models.model_files import SavedModel, open_model, save_model
+from vaestudio.core.models.model_files import SavedModel
 from vaestudio.core.models.training_config import TrainingConfig
 from vaestudio.core.training.devices import device_label, resolve_device
+from vaestudio.gui.model_file_actions import (
+    ask_model_to_open,
+    ask_where_to_save,
+    new_run_folder,
+    read_model_file,
+    write_model_file,
+)
 from vaestudio.gui.model_session import ModelSession
 from vaestudio.gui.training.kl_bars import KLBars
 from vaestudio.gui.training.loss_plot import LossPlot
@@ -48,8 +50,8 @@ from vaestudio.gui.training.worker import (
     TrainingRun,
 )
 from vaestudio.gui.widgets import dialogs
+from vaestudio.gui.window_menus import WindowMenus
 
-MODEL_FILTER = "VAE Studio models (*.safetensors);;PyTorch example state_dicts (*.pt *.pth);;All files (*)"
 _COLUMN = {name: index for index, name in enumerate(STEP_COLUMNS)}
 ORIGIN_TITLES = {"trained": "trained here", "file": "opened from a file", "bundled": "bundled"}
 
@@ -62,18 +64,6 @@ def default_window_size() -> tuple[int, int]:
     available = screen.availableGeometry()
     return (max(1024, min(1680, int(available.width() * 0.9))),
             max(700, min(1050, int(available.height() * 0.9))))
-
-
-def new_run_folder(config: TrainingConfig) -> Path:
-    """runs_dir()/<timestamp>-<dataset>-<model>, not yet created; unique even for two runs in one second."""
-    kind, _, folder = config.dataset.partition(":")
-    dataset = f"{kind}-{Path(folder).name}" if folder else kind
-    dataset = re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset)[:40] or "data"
-    base = runs_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{dataset}-{config.model.kind}"
-    candidate, number = base, 2
-    while candidate.exists():
-        candidate, number = base.with_name(f"{base.name}-{number}"), number + 1
-    return candidate
 
 
 class MainWindow(QMainWindow):
@@ -129,7 +119,8 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.model_status)
         self.statusBar().addPermanentWidget(self.device_status)
         self._show_device(device_label(resolve_device("auto")))
-        self._build_menus()
+        self.menus = WindowMenus(self)
+        self._set_file_actions()
 
         self.panel.start_action.triggered.connect(self._start_from_form)
         self.panel.pause_action.triggered.connect(self.toggle_pause)
@@ -261,10 +252,8 @@ class MainWindow(QMainWindow):
     # model files
     def open_model_file(self, path: str | Path) -> bool:
         """Open a model file (VAE Studio or a PyTorch example state_dict); an error dialog if it cannot be read."""
-        try:
-            saved = open_model(path)
-        except VaeStudioError as error:
-            dialogs.show_error(self, "The model file could not be opened.", str(error))
+        saved = read_model_file(self, path)
+        if saved is None:
             return False
         self.show_model(saved, "file")
         self.statusBar().showMessage(f"Opened {path}", 4000)
@@ -284,38 +273,20 @@ class MainWindow(QMainWindow):
 
     def save_model_file(self, path: str | Path) -> bool:
         """Save the loaded model (for a run trained here: its autosaved file, optimiser state included)."""
-        session = self.session
-        if session.model is None:
-            return False
-        try:
-            if session.origin == "trained" and self._saved_path is not None and self._saved_path.is_file():
-                with atomic_output(path) as temporary:
-                    shutil.copyfile(self._saved_path, temporary)
-            else:
-                training = session.training or TrainingConfig(model=session.model.config)
-                save_model(path, session.model, training, epoch=session.epoch, history=session.history,
-                           class_names=session.class_names)
-        except VaeStudioError as error:
-            dialogs.show_error(self, "The model could not be saved.", str(error))
-            return False
-        except OSError as error:
-            dialogs.show_error(self, "The model could not be saved.",
-                               f"{path} could not be written ({error.strerror or error}). Choose a folder you "
-                               "can write to with free space.")
+        if not write_model_file(self, path, self.session, self._saved_path):
             return False
         self.statusBar().showMessage(f"Saved the model to {path}", 4000)
         return True
 
-    def _choose_model_to_open(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open model", str(runs_dir()), MODEL_FILTER)
+    def choose_model_to_open(self) -> None:
+        path = ask_model_to_open(self)
         if path:
             self.open_model_file(path)
 
-    def _choose_where_to_save(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save model as", "model.safetensors",
-                                              "VAE Studio models (*.safetensors)")
+    def choose_where_to_save(self) -> None:
+        path = ask_where_to_save(self)
         if path:
-            self.save_model_file(path if path.endswith(".safetensors") else f"{path}.safetensors")
+            self.save_model_file(path)
 
     # window
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -334,49 +305,9 @@ class MainWindow(QMainWindow):
         self.loss_plot.timer.stop()
         super().closeEvent(event)
 
-    def _build_menus(self) -> None:
-        menu = self.menuBar().addMenu("&File")
-        self.open_action = self._action(menu, "&Open model…", self._choose_model_to_open, QKeySequence.StandardKey.Open)
-        self.save_action = self._action(menu, "&Save model as…", self._choose_where_to_save,
-                                        QKeySequence.StandardKey.SaveAs)
-        if self.save_action.shortcut().isEmpty():
-            self.save_action.setShortcut(QKeySequence("Ctrl+Shift+S"))
-        self._action(menu, "Open dataset &folder…", self.panel.choose_folder)
-        self._file_extras = menu.addSeparator()
-        menu.addSeparator()
-        self._action(menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.file_menu = menu
-        menu = self.menuBar().addMenu("&Train")
-        menu.addActions([self.panel.start_action, self.panel.pause_action, self.panel.stop_action])
-        menu = self.menuBar().addMenu("&View")
-        self.view_menu = menu
-        menu.addAction(self.setup_dock.toggleViewAction())
-        self.log_action = self._action(menu, "&Log scale", self.loss_plot.set_log_scale, "Ctrl+L", checkable=True)
-        self.loss_plot.log_box.toggled.connect(self.log_action.setChecked)
-        menu.addSeparator()
-        for box in self.loss_plot.term_boxes.values():
-            action = self._action(menu, f"Show {box.text().lower()}", box.setChecked, checkable=True)
-            action.setChecked(box.isChecked())
-            box.toggled.connect(action.setChecked)
-        menu = self.menuBar().addMenu("&Help")
-        self._action(menu, "&About VAE Studio", self._about)
-        self._action(menu, "About &Qt", QApplication.aboutQt)
-        self._set_file_actions()
-
-    def _action(self, menu, text: str, slot, shortcut=None, checkable: bool = False) -> QAction:
-        action = QAction(text, self)
-        action.setCheckable(checkable)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        return action
-
     def add_file_action(self, text: str, slot, shortcut=None) -> QAction:
         """An entry in the File menu, above Quit (for the panels' exports)."""
-        action = self._action(self.file_menu, text, slot, shortcut)
-        self.file_menu.insertAction(self._file_extras, action)
-        return action
+        return self.menus.add_file_action(text, slot, shortcut)
 
     def tab_shortcuts(self) -> None:
         """Ctrl+1, Ctrl+2, … switch to the first tabs (Training, Latent space, …)."""
@@ -392,9 +323,7 @@ class MainWindow(QMainWindow):
             splitter.restoreState(value)
 
     def _set_file_actions(self) -> None:
-        training = self.run is not None and self.run.alive
-        self.open_action.setEnabled(not training)
-        self.save_action.setEnabled(self.session.has_model)
+        self.menus.enable_file_actions(self.run is not None and self.run.alive, self.session.has_model)
 
     def _show_device(self, label: str) -> None:
         self.device_status.setText(f"Device: {label}")
@@ -404,11 +333,6 @@ class MainWindow(QMainWindow):
         text = self.session.describe()
         self.model_status.setText(f"Model: {text}" + (f" ({origin})" if origin and self.session.has_model else ""))
         self._set_file_actions()
-
-    def _about(self) -> None:
-        QMessageBox.about(self, "About VAE Studio",
-                          f"<b>VAE Studio {__version__}</b><p>Train a variational autoencoder on 28x28 images "
-                          "and explore what it learned.</p>")
 
     def _save_settings(self) -> None:
         settings = QSettings()

@@ -2,7 +2,7 @@
 
 A `SheetSpec` says what to draw; `sheet_images` builds the latent batch and decodes it (a
 grid of float images in [0, 1]); `render_sheet` and `animation_frames` turn that grid into
-the uint8 RGB pictures that `write_png` and `write_gif` save. `export_sheet` does all of it
+the uint8 RGB pictures that `write_png` and `write_gif` (in `image_files`) save. `export_sheet` does all of it
 for one file; the command line and the window both call it, so the same settings give the
 same bytes.
 
@@ -15,18 +15,21 @@ R * (28 * scale + padding) + padding high. A reconstruction sheet has 2 * rows i
 
 from __future__ import annotations
 
-import errno
-import io
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from vaestudio.core.data.paths import atomic_output
-from vaestudio.core.errors import ConfigError, ExportError
+from vaestudio.core.errors import ConfigError
+from vaestudio.core.latent.image_files import (
+    ANIMATED_KINDS,
+    check_sheet_path,
+    write_gif,
+    write_png,
+)
 from vaestudio.core.latent.space import (
     DimensionProjection,
     Projection,
@@ -40,8 +43,6 @@ from vaestudio.core.latent.space import (
 from vaestudio.core.models.networks import IMAGE_SIZE, VAE
 
 KINDS = ("samples", "manifold", "interpolation", "reconstructions", "traversal")
-ANIMATED_KINDS = ("interpolation", "traversal")
-SHEET_EXTENSIONS = (".png", ".gif")
 INTERPOLATION_METHODS = ("linear", "slerp")
 INTERPOLATION_ENDS = ("prior", "test")
 MAX_PIXELS = 50_000_000
@@ -296,94 +297,6 @@ def animation_frames(images: np.ndarray, spec: SheetSpec) -> list[np.ndarray]:
     if spec.bounce and cols > 2:
         frames += frames[-2:0:-1]
     return frames
-
-
-def describe_write_error(path: Path, error: OSError) -> str:
-    """A message a person can act on, for an OSError raised while writing `path`."""
-    if error.errno == errno.ENOSPC:
-        return f"The disk is full: {path} was not written. Free some space or choose another folder."
-    if error.errno == getattr(errno, "EDQUOT", None):
-        return f"The disk quota is used up: {path} was not written. Free some space or choose another folder."
-    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"Cannot write to the folder {path.parent}: permission denied. Choose a folder you can write to."
-    if isinstance(error, (NotADirectoryError, FileExistsError)) and not path.parent.is_dir():
-        return f"Cannot write {path}: {path.parent} is not a folder. Choose another place."
-    if isinstance(error, IsADirectoryError) or path.is_dir():
-        return f"Cannot write {path}: it is a folder. Choose a file name."
-    return f"Could not write {path}: {error.strerror or error}."
-
-
-def write_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call `write(temporary_path)`, then rename it to `path`; nothing half-written is left behind.
-
-    Raises ExportError with a clear message for an unwritable folder, a full disk or a
-    path that is a folder.
-    """
-    path = Path(path)
-    try:
-        with atomic_output(path) as temporary:
-            write(temporary)
-    except OSError as error:
-        raise ExportError(describe_write_error(path, error)) from error
-    return path
-
-
-def check_extension(path: str | Path, allowed: Sequence[str], what: str) -> str:
-    """The lower-case suffix of `path`, or ExportError naming the ones that work."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in allowed:
-        shown = f"'{suffix}'" if suffix else "a file with no extension"
-        raise ExportError(f"Cannot write {what} as {shown}: name the file with {' or '.join(allowed)}.")
-    return suffix
-
-
-def check_sheet_path(path: str | Path, kind: str) -> str:
-    """The suffix of a sheet's file: .png, or .gif for the animated kinds; ExportError otherwise."""
-    suffix = check_extension(path, SHEET_EXTENSIONS, "a sheet")
-    if suffix == ".gif" and kind not in ANIMATED_KINDS:
-        raise ExportError(f"A {kind} sheet is a still image: save it as .png "
-                          f"(GIFs are made of {' and '.join(ANIMATED_KINDS)}).")
-    return suffix
-
-
-def encode_png(picture: np.ndarray) -> bytes:
-    """PNG bytes of a uint8 RGB (H, W, 3) picture, through torchvision's `save_image`.
-
-    `save_image` takes levels in [0, 1] and rounds them back to the nearest 8-bit level, so
-    every level comes back exactly as it was.
-    """
-    from torchvision.utils import save_image
-
-    tensor = torch.from_numpy(np.ascontiguousarray(picture, dtype=np.uint8)).permute(2, 0, 1).float().div_(255.0)
-    buffer = io.BytesIO()
-    save_image(tensor, buffer, format="png")
-    return buffer.getvalue()
-
-
-def write_png(picture: np.ndarray, path: str | Path) -> Path:
-    """Write a uint8 picture as PNG, atomically. The same array always gives the same bytes."""
-    check_extension(path, (".png",), "a PNG image")
-    data = encode_png(picture)
-    return write_atomically(path, lambda temporary: temporary.write_bytes(data))
-
-
-def write_gif(frames: Sequence[np.ndarray], path: str | Path, frame_ms: int = 120) -> Path:
-    """Write uint8 RGB frames as a looping animated GIF (Pillow), atomically.
-
-    Pillow merges a frame identical to the one before it into that frame's time.
-    """
-    from PIL import Image
-
-    check_extension(path, (".gif",), "an animation")
-    if not frames:
-        raise ExportError("An animation needs at least one frame.")
-    images = [Image.fromarray(np.ascontiguousarray(frame)) for frame in frames]
-
-    def save(temporary: Path) -> None:
-        images[0].save(temporary, format="GIF", save_all=True, append_images=images[1:], duration=int(frame_ms),
-                       loop=0, optimize=False)
-
-    return write_atomically(path, save)
 
 
 @dataclass

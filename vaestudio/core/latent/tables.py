@@ -1,7 +1,7 @@
 """Tables as CSV: the encoded test set and the loss history, for plotting elsewhere.
 
 Floats are written with 7 significant digits (what a float32 holds), so the same model
-gives the same file. Every file is written atomically (see `sheets.write_atomically`).
+gives the same file. Every file is written atomically (see `image_files.write_atomically`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from vaestudio.core.errors import ConfigError
-from vaestudio.core.latent.sheets import check_extension, write_atomically
+from vaestudio.core.latent.image_files import check_extension, write_atomically
 from vaestudio.core.latent.space import (
     DimensionProjection,
     EncodedSet,

@@ -18,7 +18,8 @@ from vaestudio.core.errors import ConfigError
 IMAGE_SIZE = 28
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
 MODEL_KINDS = ("mlp", "conv")
-LATENT_RANGE = (2, 128)
+LATENT_RANGE = (2, 128)  # the allowed values, ends included; the Run form's limits too
+HIDDEN_RANGE = (8, 8192)
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,9 @@ class ModelConfig:
         low, high = LATENT_RANGE
         if not low <= int(self.latent_dim) <= high:
             raise ConfigError(f"Latent size {self.latent_dim} is out of range: choose {low} to {high}.")
-        if not 8 <= int(self.hidden) <= 8192:
-            raise ConfigError(f"Hidden width {self.hidden} is out of range: choose 8 to 8192.")
+        low, high = HIDDEN_RANGE
+        if not low <= int(self.hidden) <= high:
+            raise ConfigError(f"Hidden width {self.hidden} is out of range: choose {low} to {high}.")
         return self
 
     def to_dict(self) -> dict:

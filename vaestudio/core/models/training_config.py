@@ -9,6 +9,12 @@ from vaestudio.core.errors import ConfigError
 from vaestudio.core.models.networks import ModelConfig
 
 PIXEL_MODES = ("continuous", "binarized")
+# The allowed values, ends included (the learning rate excludes 0); the Run form takes its limits from here.
+EPOCH_RANGE = (1, 100_000)
+BATCH_SIZE_RANGE = (1, 65_536)
+LR_RANGE = (0.0, 1.0)
+BETA_RANGE = (0.0, 1000.0)
+SEED_RANGE = (0, 2**31 - 1)
 
 
 @dataclass(frozen=True)
@@ -29,14 +35,19 @@ class TrainingConfig:
 
     def validate(self) -> "TrainingConfig":
         self.model.validate()
-        if not 1 <= self.epochs <= 100_000:
-            raise ConfigError(f"Epochs must be 1 or more (got {self.epochs}).")
-        if not 1 <= self.batch_size <= 65_536:
-            raise ConfigError(f"Batch size must be between 1 and 65536 (got {self.batch_size}).")
-        if not (math.isfinite(self.lr) and 0 < self.lr <= 1):
-            raise ConfigError(f"Learning rate must be above 0 and at most 1 (got {self.lr}).")
-        if not (math.isfinite(self.beta) and 0 <= self.beta <= 1000):
-            raise ConfigError(f"Beta (the KL weight) must be between 0 and 1000 (got {self.beta}).")
+        if not EPOCH_RANGE[0] <= self.epochs <= EPOCH_RANGE[1]:
+            raise ConfigError(f"Epochs must be between {EPOCH_RANGE[0]} and {EPOCH_RANGE[1]} (got {self.epochs}).")
+        if not BATCH_SIZE_RANGE[0] <= self.batch_size <= BATCH_SIZE_RANGE[1]:
+            raise ConfigError(f"Batch size must be between {BATCH_SIZE_RANGE[0]} and {BATCH_SIZE_RANGE[1]} "
+                              f"(got {self.batch_size}).")
+        if not (math.isfinite(self.lr) and LR_RANGE[0] < self.lr <= LR_RANGE[1]):
+            raise ConfigError(f"Learning rate must be above {LR_RANGE[0]:g} and at most {LR_RANGE[1]:g} "
+                              f"(got {self.lr}).")
+        if not (math.isfinite(self.beta) and BETA_RANGE[0] <= self.beta <= BETA_RANGE[1]):
+            raise ConfigError(f"Beta (the KL weight) must be between {BETA_RANGE[0]:g} and {BETA_RANGE[1]:g} "
+                              f"(got {self.beta}).")
+        if not SEED_RANGE[0] <= self.seed <= SEED_RANGE[1]:
+            raise ConfigError(f"The seed must be between {SEED_RANGE[0]} and {SEED_RANGE[1]} (got {self.seed}).")
         if not (math.isfinite(self.kl_warmup_epochs) and self.kl_warmup_epochs >= 0):
             raise ConfigError(f"KL warm-up must be 0 or more epochs (got {self.kl_warmup_epochs}).")
         if self.pixels not in PIXEL_MODES:

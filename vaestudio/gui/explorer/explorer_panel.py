@@ -26,12 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vaestudio.core.data.datasets import (
-    NAMED_DATASETS,
-    fetch_dataset,
-    find_idx_files,
-    load_dataset,
-)
+from vaestudio.core.data.datasets import NAMED_DATASETS, fetch_dataset, load_dataset
+from vaestudio.core.data.folders import dataset_in_folder
+from vaestudio.core.errors import DatasetError
 from vaestudio.core.latent.space import (
     LatentMapData,
     PCAProjection,
@@ -52,6 +49,7 @@ from vaestudio.gui.explorer.projection_controls import (
 )
 from vaestudio.gui.jobs import JobRunner
 from vaestudio.gui.model_session import ModelSession
+from vaestudio.gui.widgets.dialogs import show_error
 from vaestudio.gui.widgets.image_preview import (
     ImagePreview,
     SampleView,
@@ -63,16 +61,6 @@ def model_from(config: ModelConfig, state: dict) -> VAE:
     model = build_model(config)
     model.load_state_dict(state)
     return model.eval()
-
-
-def spec_for_folder(folder: Path, model_dataset: str) -> tuple[str, str | None]:
-    """How to read a folder a person chose: (dataset spec, data_dir)."""
-    if len(find_idx_files(folder)) == 4:
-        return f"idx:{folder}", None
-    present = [name for name, entry in NAMED_DATASETS.items() if (folder / entry.folder / "raw").is_dir()]
-    if present:  # a data folder in torchvision's layout: the model's own dataset if it is there
-        return (model_dataset if model_dataset in present else present[0]), str(folder)
-    return f"images:{folder}", None
 
 
 class ExplorerPanel(QWidget):
@@ -211,9 +199,15 @@ class ExplorerPanel(QWidget):
     def open_dataset_folder(self, folder: str | Path | None = None) -> None:
         """Read the test images from a folder (asked for when not given)."""
         folder = folder or QFileDialog.getExistingDirectory(self, "Open a dataset folder (IDX files or class folders)")
-        if folder:
-            self._source, self.dataset_spec = spec_for_folder(Path(folder), self._model_dataset()), None
-            self._refresh()
+        if not folder:
+            return
+        try:
+            source = dataset_in_folder(folder, self._model_dataset())
+        except (DatasetError, OSError) as error:
+            show_error(self.window(), "This folder cannot be used as a dataset.", str(error))
+            return
+        self._source, self.dataset_spec = source, None
+        self._refresh()
 
     def _on_job_finished(self, kind: str, result: object) -> None:
         if kind == "dataset":

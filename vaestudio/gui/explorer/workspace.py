@@ -94,9 +94,9 @@ class ExplorerWorkspace(QObject):
         export.setToolTip("Sample sheets, the manifold grid, interpolations, reconstructions and traversals")
         window.add_file_action("Export loss &plot…", lambda: self._export_plot(window.loss_plot.plot_widget, "loss"))
         window.add_file_action("Export latent &map…", lambda: self._export_plot(self.explorer.latent_map.plot, "map"))
-        window.view_menu.addSeparator()
+        window.menus.view_menu.addSeparator()
         for index in range(self.tools.count()):  # Ctrl+1 and Ctrl+2 are the window's tabs
-            action = window.view_menu.addAction(self.tools.tabText(index), partial(self._show_tool, index))
+            action = window.menus.view_menu.addAction(self.tools.tabText(index), partial(self._show_tool, index))
             action.setShortcut(QKeySequence(f"Ctrl+{index + 3}"))
         window.tab_shortcuts()
 

@@ -191,9 +191,6 @@ class LossPlot(QWidget):
             return
         self.plot_item.setLogMode(x=False, y=on)
 
-    def set_term_visible(self, term: str, visible: bool) -> None:
-        self.term_boxes[term].setChecked(visible)
-
     def _apply_visibility(self) -> None:
         for term, box in self.term_boxes.items():
             for curves in (self.raw_curves, self.smooth_curves, self.test_curves):

@@ -31,11 +31,24 @@ from PySide6.QtWidgets import (
 )
 
 from vaestudio.core.console import format_duration
-from vaestudio.core.data.datasets import IMAGE_SUFFIXES, find_idx_files, list_datasets
+from vaestudio.core.data.datasets import list_datasets
+from vaestudio.core.data.folders import classify_folder
 from vaestudio.core.errors import ConfigError, DatasetError, VaeStudioError
 from vaestudio.core.models.history import EpochResult
-from vaestudio.core.models.networks import LATENT_RANGE, MODEL_KINDS, ModelConfig
-from vaestudio.core.models.training_config import TrainingConfig
+from vaestudio.core.models.networks import (
+    HIDDEN_RANGE,
+    LATENT_RANGE,
+    MODEL_KINDS,
+    ModelConfig,
+)
+from vaestudio.core.models.training_config import (
+    BATCH_SIZE_RANGE,
+    BETA_RANGE,
+    EPOCH_RANGE,
+    LR_RANGE,
+    SEED_RANGE,
+    TrainingConfig,
+)
 from vaestudio.core.training.devices import (
     available_devices,
     device_label,
@@ -48,28 +61,6 @@ SETTINGS_KEY = "training/form"
 MODEL_TITLES = {"mlp": "MLP (fully connected)", "conv": "Convolutional"}
 INVALID_STYLE = "border: 1px solid #d62728;"
 _COLUMN = {name: index for index, name in enumerate(STEP_COLUMNS)}
-
-
-def folder_dataset_spec(folder: str | Path) -> str:
-    """The dataset spec for a folder a person picked: `idx:` for IDX files, `images:` for class folders."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DatasetError(f"{folder} is not a folder. Choose the folder that holds the dataset.")
-    idx_files = find_idx_files(folder)
-    if len(idx_files) == 4:
-        return f"idx:{folder}"
-    if idx_files:
-        found = ", ".join(sorted(path.name for path in idx_files.values()))
-        raise DatasetError(f"{folder} holds only some of the four IDX files ({found}). Add the missing training or "
-                           "test images/labels files (e.g. t10k-images-idx3-ubyte) and open the folder again.")
-    roots = [folder / "train", folder / "test"] if (folder / "train").is_dir() else [folder]
-    for root in roots:
-        for child in (c for c in root.iterdir() if c.is_dir() and not c.name.startswith(".")):
-            if any(f.suffix.lower() in IMAGE_SUFFIXES for f in child.iterdir() if f.is_file()):
-                return f"images:{folder}"
-    raise DatasetError(f"{folder} holds neither the four MNIST-format IDX files nor class sub-folders of PNG or JPEG "
-                       "images. Choose a folder with train-images-idx3-ubyte and its three companions, or one "
-                       "sub-folder of images per class (e.g. cats/1.png, dogs/1.png).")
 
 
 def _spin(low: int, high: int, value: int, step: int = 1) -> QSpinBox:
@@ -93,22 +84,23 @@ class TrainingPanel(QWidget):
         for kind in MODEL_KINDS:
             self.model_kind.addItem(MODEL_TITLES.get(kind, kind), kind)
         self.latent_dim = _spin(*LATENT_RANGE, defaults.model.latent_dim)
-        self.hidden = _spin(8, 8192, defaults.model.hidden, 50)
+        self.hidden = _spin(*HIDDEN_RANGE, defaults.model.hidden, 50)
         self.beta = QDoubleSpinBox()
-        self.beta.setRange(0.0, 1000.0)
+        self.beta.setRange(*BETA_RANGE)
         self.beta.setDecimals(3)
         self.beta.setSingleStep(0.1)
         self.beta.setValue(defaults.beta)
         self.beta.setToolTip("Weight of the KL term (1 = the standard VAE, above 1 = beta-VAE)")
-        self.epochs = _spin(1, 100_000, defaults.epochs)
-        self.batch_size = _spin(1, 65_536, defaults.batch_size, 32)
+        self.epochs = _spin(*EPOCH_RANGE, defaults.epochs)
+        self.batch_size = _spin(*BATCH_SIZE_RANGE, defaults.batch_size, 32)
         self.learning_rate = QLineEdit(f"{defaults.lr:g}")
-        self.learning_rate.setToolTip("Adam's learning rate: above 0 and at most 1, e.g. 1e-3")
+        self.learning_rate.setToolTip(f"Adam's learning rate: above {LR_RANGE[0]:g} and at most {LR_RANGE[1]:g}, "
+                                      "e.g. 1e-3")
         self.device = QComboBox()
         self.device.addItem(f"Auto ({device_label(resolve_device('auto'))})", "auto")
         for name in available_devices():
             self.device.addItem(name.upper() if name == "cpu" else name, name)
-        self.seed = _spin(0, 2**31 - 1, defaults.seed)
+        self.seed = _spin(*SEED_RANGE, defaults.seed)
         self._fill_datasets()
 
         form = QFormLayout()
@@ -222,7 +214,7 @@ class TrainingPanel(QWidget):
     def use_folder(self, folder: str | Path) -> bool:
         """Train on a folder of IDX files or images; a folder that is neither gets an error dialog."""
         try:
-            spec = folder_dataset_spec(folder)
+            spec = classify_folder(folder)
         except (DatasetError, OSError) as error:
             show_error(self.window(), "This folder cannot be used as a dataset.", str(error))
             self.dataset.setCurrentIndex(self._dataset_index)

@@ -29,18 +29,20 @@ from PySide6.QtWidgets import (
 
 from vaestudio.core.data.datasets import ImageDataset
 from vaestudio.core.errors import ExportError, VaeStudioError
-from vaestudio.core.latent.sheets import (
+from vaestudio.core.latent.image_files import (
     ANIMATED_KINDS,
+    check_extension,
+    write_atomically,
+)
+from vaestudio.core.latent.sheets import (
     COLORMAPS,
     KINDS,
     Sheet,
     SheetSpec,
-    check_extension,
     default_shape,
     make_sheet,
     needs_test_images,
     with_defaults,
-    write_atomically,
 )
 from vaestudio.core.latent.space import Projection
 from vaestudio.gui.model_session import ModelSession
@@ -236,12 +238,6 @@ class ExportDialog(QDialog):
 
     def set_test_data(self, test_data: ImageDataset | None) -> None:
         self.test_data = test_data
-        self._kind_changed()
-
-    def set_context(self, *, projection: Projection | None = None, endpoints: np.ndarray | None = None,
-                    origin: np.ndarray | None = None) -> None:
-        """The explorer's current plane, interpolation endpoints and traversal origin."""
-        self.projection, self.endpoints, self.origin = projection, endpoints, origin
         self._kind_changed()
 
     def spec(self) -> SheetSpec:

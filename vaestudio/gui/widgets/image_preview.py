@@ -110,10 +110,6 @@ class ImagePreview(QWidget):
         self.canvas.set_message(message)
         self.caption_label.setText(caption)
 
-    def set_title(self, title: str) -> None:
-        self.title_label.setText(title)
-        self.title_label.setVisible(bool(title))
-
     def image(self) -> np.ndarray | None:
         """The image shown now (a copy of what was given), or None."""
         return self._image

@@ -1,0 +1,85 @@
+"""The main window's menu bar: File (models, dataset folder, the panels' exports), Train, View, Help."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QWidget
+
+from vaestudio import __version__
+
+if TYPE_CHECKING:
+    from vaestudio.gui.main_window import MainWindow
+
+Shortcut = QKeySequence | QKeySequence.StandardKey | str | None
+
+
+def add_action(owner: QWidget, menu: QMenu, text: str, slot: Callable, shortcut: Shortcut = None,
+               checkable: bool = False) -> QAction:
+    """A menu entry owned by `owner` that calls `slot` when triggered."""
+    action = QAction(text, owner)
+    action.setCheckable(checkable)
+    if shortcut is not None:
+        action.setShortcut(QKeySequence(shortcut))
+    action.triggered.connect(slot)
+    menu.addAction(action)
+    return action
+
+
+def show_about(parent: QWidget) -> None:
+    QMessageBox.about(parent, "About VAE Studio",
+                      f"<b>VAE Studio {__version__}</b><p>Train a variational autoencoder on 28x28 images "
+                      "and explore what it learned.</p>")
+
+
+class WindowMenus:
+    """Builds the window's menus once; keeps the entries the window enables and the panels extend."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self._window = window
+        menu_bar = window.menuBar()
+
+        menu = menu_bar.addMenu("&File")
+        self.file_menu = menu
+        self.open_action = add_action(window, menu, "&Open model…", window.choose_model_to_open,
+                                      QKeySequence.StandardKey.Open)
+        self.save_action = add_action(window, menu, "&Save model as…", window.choose_where_to_save,
+                                      QKeySequence.StandardKey.SaveAs)
+        if self.save_action.shortcut().isEmpty():
+            self.save_action.setShortcut(QKeySequence("Ctrl+Shift+S"))
+        add_action(window, menu, "Open dataset &folder…", window.panel.choose_folder)
+        self._file_extras = menu.addSeparator()
+        menu.addSeparator()
+        add_action(window, menu, "&Quit", window.close, QKeySequence.StandardKey.Quit)
+
+        menu = menu_bar.addMenu("&Train")
+        menu.addActions([window.panel.start_action, window.panel.pause_action, window.panel.stop_action])
+
+        menu = menu_bar.addMenu("&View")
+        self.view_menu = menu
+        menu.addAction(window.setup_dock.toggleViewAction())
+        loss_plot = window.loss_plot
+        self.log_action = add_action(window, menu, "&Log scale", loss_plot.set_log_scale, "Ctrl+L", checkable=True)
+        loss_plot.log_box.toggled.connect(self.log_action.setChecked)
+        menu.addSeparator()
+        for box in loss_plot.term_boxes.values():
+            action = add_action(window, menu, f"Show {box.text().lower()}", box.setChecked, checkable=True)
+            action.setChecked(box.isChecked())
+            box.toggled.connect(action.setChecked)
+
+        menu = menu_bar.addMenu("&Help")
+        add_action(window, menu, "&About VAE Studio", lambda: show_about(window))
+        add_action(window, menu, "About &Qt", QApplication.aboutQt)
+
+    def add_file_action(self, text: str, slot: Callable, shortcut: Shortcut = None) -> QAction:
+        """An entry in the File menu, above Quit (for the panels' exports)."""
+        action = add_action(self._window, self.file_menu, text, slot, shortcut)
+        self.file_menu.insertAction(self._file_extras, action)
+        return action
+
+    def enable_file_actions(self, training: bool, has_model: bool) -> None:
+        """Open only between runs; Save as once a model is loaded."""
+        self.open_action.setEnabled(not training)
+        self.save_action.setEnabled(has_model)
