@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from vaestudio.core.models.model_files import open_model
-from vaestudio.core.training import trainer as training
+from vaestudio.core.training import steps
 from vaestudio.gui.widgets import dialogs
 
 
@@ -85,36 +85,36 @@ def test_a_dataset_that_fails_to_load_in_the_thread_shows_a_dialog(window, qtbot
     assert ended.args == ["completed"]
 
 
-def test_a_non_finite_loss_shows_a_dialog_and_keeps_the_last_weights(window, qtbot, tiny_config, monkeypatch):
-    original_elbo, original_step = training.negative_elbo, training.MLPTrainingStep.__call__
+def test_a_non_finite_loss_shows_a_dialog_and_keeps_the_last_epoch_end(window, qtbot, tiny_config, monkeypatch):
+    original_compute = steps.FusedMLPStep.compute
+    calls = []
 
-    def diverging(*args, **kwargs):  # the generic autograd step
-        terms = original_elbo(*args, **kwargs)
-        terms.loss.data.fill_(math.nan)
-        return terms
+    def diverging(self, x, beta, generator):  # finite through epoch 1, NaN in epoch 2
+        values = original_compute(self, x, beta, generator)
+        calls.append(1)
+        return [math.nan] * 3 if len(calls) > 3 else values
 
-    def diverging_step(self, x, beta):  # the MLP's own step
-        return original_step(self, x, beta).fill_(math.nan)
-
-    monkeypatch.setattr(training, "negative_elbo", diverging)
-    monkeypatch.setattr(training.MLPTrainingStep, "__call__", diverging_step)
+    monkeypatch.setattr(steps.FusedMLPStep, "compute", diverging)
     shown = _ErrorsShown()
-    run = window.start_training(tiny_config(epochs=3))
+    run = window.start_training(tiny_config(epochs=3, batch_size=64))  # 3 batches an epoch
     with qtbot.waitSignals([dialogs.error_reporter.shown, run.ended], timeout=30_000):
         pass
     assert "nan" in shown.messages[0].lower() and "learning rate" in shown.messages[0]
-    assert open_model(run.request.model_path).epoch == 0
+    saved = open_model(run.request.model_path)
+    assert saved.epoch == 1 == window.session.epoch and len(saved.history.step_loss) == 3
+    window.loss_plot.redraw()
+    assert window.loss_plot.raw["loss"].count == 3
     assert window.session.has_model
     _close_dialogs(window)
 
 
 def test_an_unexpected_error_becomes_a_short_message(window, qtbot, tiny_config, monkeypatch):
-    from vaestudio.gui.training import worker as training_worker
+    from vaestudio.core.training import run as core_run
 
     def broken(*args, **kwargs):
         raise RuntimeError("the disk caught fire")
 
-    monkeypatch.setattr(training_worker, "load_dataset", broken)
+    monkeypatch.setattr(core_run, "load_dataset", broken)
     shown = _ErrorsShown()
     run = window.start_training(tiny_config())
     with qtbot.waitSignals([dialogs.error_reporter.shown, run.ended], timeout=30_000):

@@ -14,12 +14,15 @@ from vaestudio.gui.training.loss_plot import (
 )
 
 
-def _records(epoch: int, batches: int, start: float = 100.0) -> np.ndarray:
-    rows = []
-    for batch in range(1, batches + 1):
-        loss = start - batch
-        rows.append((epoch, batch, batches, loss, 0.75 * loss, 0.25 * loss, 1000.0))
-    return np.array(rows, dtype=np.float64)
+def _history(epochs: int, batches: int, start: float = 100.0) -> TrainingHistory:
+    history = TrainingHistory()
+    for epoch in range(epochs):
+        for batch in range(1, batches + 1):
+            loss = start - 10 * epoch - batch
+            history.step_loss.append(loss)
+            history.step_reconstruction.append(0.75 * loss)
+            history.step_kl.append(0.25 * loss)
+    return history
 
 
 def _epoch(epoch: int, loss: float, kl_per_dim=(1.0, 0.0)) -> EpochResult:
@@ -39,19 +42,19 @@ def plot(qtbot):
     return widget
 
 
-def test_the_plot_holds_the_points_it_was_sent(plot):
-    first, second = _records(1, 4), _records(2, 4, start=90.0)
-    plot.append_steps(first)
-    plot.append_steps(second)
-    plot.add_epoch(_epoch(1, 95.0))
+def test_the_plot_shows_what_the_followed_history_holds(plot):
+    history = _history(1, 4)
+    plot.show_history(history, batches_per_epoch=4)
+    more = _history(2, 4)  # the training thread appends a second epoch
+    for name in ("step_loss", "step_reconstruction", "step_kl"):
+        getattr(history, name).extend(getattr(more, name)[4:])
+    history.epochs.append(_epoch(1, 95.0))
     plot.redraw()
     x, y = plot.raw_curves["loss"].getData()
     assert np.allclose(x, [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0])
-    assert np.allclose(y, np.concatenate([first[:, 3], second[:, 3]]))
-    _, reconstruction = plot.raw_curves["reconstruction"].getData()
-    assert np.allclose(reconstruction, np.concatenate([first[:, 4], second[:, 4]]))
-    _, kl = plot.raw_curves["kl"].getData()
-    assert np.allclose(kl, np.concatenate([first[:, 5], second[:, 5]]))
+    assert np.allclose(y, history.step_loss)
+    assert np.allclose(plot.raw_curves["reconstruction"].getData()[1], history.step_reconstruction)
+    assert np.allclose(plot.raw_curves["kl"].getData()[1], history.step_kl)
     _, smooth = plot.smooth_curves["loss"].getData()
     assert np.allclose(smooth, exponential_smoothing(y, None))
     test_x, test_y = plot.test_curves["loss"].getData()
@@ -59,21 +62,49 @@ def test_the_plot_holds_the_points_it_was_sent(plot):
     assert "test loss 95.00" in plot.summary.text()
 
 
-def test_the_plot_redraws_from_its_timer_not_on_every_batch(plot, qtbot):
+def test_a_rewound_history_is_redrawn_from_what_it_holds(plot):
+    history = _history(2, 4)
+    plot.show_history(history, batches_per_epoch=4)
+    assert plot.shown_steps == 8
+    for name in ("step_loss", "step_reconstruction", "step_kl"):
+        del getattr(history, name)[5:]  # a stop in epoch 2 cuts the history back
     plot.redraw()
-    plot.append_steps(_records(1, 3))
+    assert plot.shown_steps == 5 and plot.raw["loss"].count == 5
+    assert np.allclose(plot.raw_curves["loss"].getData()[1], history.step_loss)
+    assert np.allclose(plot.smooth["loss"].y, exponential_smoothing(np.array(history.step_loss), None))
+
+
+def test_the_plot_redraws_from_its_timer_not_on_every_step(plot, qtbot):
+    history = TrainingHistory()
+    plot.show_history(history, batches_per_epoch=3)
+    source = _history(1, 3)
+    history.step_loss.extend(source.step_loss)
+    history.step_reconstruction.extend(source.step_reconstruction)
+    history.step_kl.extend(source.step_kl)
     assert _points(plot.raw_curves["loss"]) == 0
     with qtbot.waitSignal(plot.timer.timeout, timeout=2_000):
         pass
     assert _points(plot.raw_curves["loss"]) == 3
 
 
-def test_smoothing_carries_over_between_batches(plot):
-    records = _records(1, 40)
-    plot.append_steps(records[:10])
-    plot.append_steps(records[10:])
-    assert np.allclose(plot.smooth["loss"].y, exponential_smoothing(records[:, 3], None))
-    assert plot.smooth["loss"].y[-1] > records[-1, 3]  # lags behind a falling loss
+def test_smoothing_carries_over_between_syncs(plot):
+    source = _history(1, 40)
+    history = TrainingHistory(source.step_loss[:10], source.step_reconstruction[:10], source.step_kl[:10])
+    plot.show_history(history, batches_per_epoch=40)
+    history.step_loss.extend(source.step_loss[10:])
+    history.step_reconstruction.extend(source.step_reconstruction[10:])
+    history.step_kl.extend(source.step_kl[10:])
+    plot.sync()
+    assert np.allclose(plot.smooth["loss"].y, exponential_smoothing(np.array(source.step_loss), None))
+    assert plot.smooth["loss"].y[-1] > source.step_loss[-1]  # lags behind a falling loss
+
+
+def test_the_epoch_axis_has_no_si_prefix(plot):
+    plot.show_history(_history(1, 400), batches_per_epoch=1000)  # x up to 0.4 epochs
+    plot.redraw()
+    axis = plot.plot_item.getAxis("bottom")
+    axis.updateAutoSIPrefix()
+    assert axis.labelText == "epoch" and axis.autoSIPrefixScale == 1.0
 
 
 def test_terms_toggle_and_log_scale(plot):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from vaestudio.core.models.history import StepProgress
 from vaestudio.core.models.networks import HIDDEN_RANGE, LATENT_RANGE, ModelConfig
 from vaestudio.core.models.training_config import (
     BATCH_SIZE_RANGE,
@@ -73,7 +74,8 @@ def test_running_disables_the_form(panel):
 
 def test_progress_shows_epoch_run_speed_and_time_left(panel):
     panel.set_running(True, TrainingConfig(epochs=4, batch_size=100))
-    panel.show_steps(np.array([[2, 5, 10, 50.0, 40.0, 10.0, 100.0]]))
+    panel.show_step(StepProgress(epoch=2, step=15, batch=5, batches=10, loss=50.0, reconstruction=40.0, kl=10.0,
+                                 beta=1.0, samples_per_second=100.0))
     assert panel.epoch_bar.value() == 5 and panel.epoch_bar.maximum() == 10
     assert panel.run_bar.value() == 375
     assert "100 images/s" in panel.speed_label.text()

@@ -6,7 +6,7 @@ import numpy as np
 
 from vaestudio.core.data.paths import runs_dir
 from vaestudio.core.models.model_files import open_model
-from vaestudio.gui.training.worker import STEP_COLUMNS
+from vaestudio.core.models.networks import ModelConfig
 
 
 def test_a_run_trains_publishes_snapshots_and_autosaves(window, qtbot, tiny_config):
@@ -38,17 +38,45 @@ def test_a_run_trains_publishes_snapshots_and_autosaves(window, qtbot, tiny_conf
     assert "after epoch 2" in window.panel.status_label.text()
 
 
-def test_steps_arrive_in_batches_of_plain_arrays(window, qtbot, tiny_config):
+def test_steps_are_announced_in_batches_and_read_from_the_runs_history(window, qtbot, tiny_config):
     batches = []
     run = window.start_training(tiny_config(epochs=3))
-    run.worker.steps.connect(window.loss_plot.append_steps)  # extra receiver: must not disturb the window
     window.stepsShown.connect(batches.append)
     with qtbot.waitSignal(run.ended, timeout=30_000):
         pass
     assert sum(batches) == 3 * run.info.batches_per_epoch
     assert len(batches) < sum(batches)  # several steps per signal, never one signal per step
-    assert window.loss_plot.raw["loss"].count == 2 * sum(batches)
-    assert len(STEP_COLUMNS) == 7
+    assert window.history is run.run.history  # the window shows the run's own history, no copy
+    window.loss_plot.redraw()
+    assert window.loss_plot.raw["loss"].count == sum(batches)
+
+
+def test_a_stop_mid_epoch_shows_what_the_file_holds(window, qtbot, tiny_config):
+    run = window.start_training(tiny_config(epochs=10_000))
+    with qtbot.waitSignal(window.epochFinished, timeout=30_000):
+        pass
+    qtbot.waitUntil(lambda: len(run.history.step_loss) > run.info.batches_per_epoch + 2, timeout=30_000)
+    with qtbot.waitSignal(run.ended, timeout=30_000):
+        window.stop_training()
+    saved = open_model(run.request.model_path)
+    window.loss_plot.redraw()
+    assert window.loss_plot.raw["loss"].count == len(saved.history.step_loss) == len(window.history.step_loss)
+    assert len(saved.history.step_loss) == saved.epoch * run.info.batches_per_epoch
+    assert window.session.epoch == saved.epoch
+
+
+def test_a_new_run_is_shown_from_its_first_step(window, qtbot, tiny_config):
+    first = window.start_training(tiny_config(epochs=1))
+    with qtbot.waitSignal(first.ended, timeout=30_000):
+        pass
+    assert window.kl_bars.kl.shape == (tiny_config().model.latent_dim,)
+    config = tiny_config(epochs=10_000, model=ModelConfig("mlp", latent_dim=3, hidden=16))
+    with qtbot.waitSignal(window.session.modelChanged, timeout=30_000):
+        run = window.start_training(config)
+    assert window.session.model.config == config.model and window.session.epoch == 0
+    assert "z=3, epoch 0" in window.model_status.text()
+    assert window.kl_bars.kl.size == 0  # not the previous model's bars
+    assert window.history is run.history
 
 
 def test_pause_holds_the_loop_and_resume_goes_on(window, qtbot, tiny_config):
@@ -120,9 +148,9 @@ def test_the_window_handles_training_signals_on_the_gui_thread(qtbot, tiny_confi
     seen: set[tuple[str, int]] = set()
 
     class RecordingWindow(MainWindow):
-        def _on_steps(self, records):
+        def _on_steps(self):
             seen.add(("steps", threading.get_ident()))
-            super()._on_steps(records)
+            super()._on_steps()
 
         def _on_epoch(self, result):
             seen.add(("epoch", threading.get_ident()))

@@ -1,7 +1,8 @@
 """The VAE Studio main window: the run set-up dock, the Training tab (loss plot and KL bars), status bar.
 
-The window owns the `ModelSession` that the explorer panels read, starts and stops runs
-(`TrainingRun`, one QThread each) and keeps the run's history as its step batches arrive.
+The window owns the `ModelSession` that the explorer panels read and starts and stops runs
+(`RunThread`: the core's `TrainingRun` on a QThread). It shows what the run holds: the loss
+plot follows the run's own history, the progress box its newest step.
 Other panels join as tabs through `add_panel`. Its menus are built in `window_menus`, the
 model-file actions (open, save, run folders) live in `model_file_actions`.
 """
@@ -9,10 +10,10 @@ model-file actions (open, save, run folders) live in `model_file_actions`.
 from __future__ import annotations
 
 import functools
+import logging
 import shutil
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -31,6 +32,7 @@ from vaestudio.core.models.history import EpochResult, TrainingHistory
 from vaestudio.core.models.model_files import SavedModel
 from vaestudio.core.models.training_config import TrainingConfig
 from vaestudio.core.training.devices import device_label, resolve_device
+from vaestudio.core.training.run import RunState
 from vaestudio.gui.model_file_actions import (
     ask_model_to_open,
     ask_where_to_save,
@@ -43,16 +45,15 @@ from vaestudio.gui.training.kl_bars import KLBars
 from vaestudio.gui.training.loss_plot import LossPlot
 from vaestudio.gui.training.run_panel import TrainingPanel
 from vaestudio.gui.training.worker import (
-    STEP_COLUMNS,
     TRAINING_NICENESS,
     RunInfo,
+    RunThread,
     TrainingRequest,
-    TrainingRun,
 )
 from vaestudio.gui.widgets import dialogs
 from vaestudio.gui.window_menus import WindowMenus
 
-_COLUMN = {name: index for index, name in enumerate(STEP_COLUMNS)}
+log = logging.getLogger(__name__)
 ORIGIN_TITLES = {"trained": "trained here", "file": "opened from a file", "bundled": "bundled"}
 
 
@@ -68,7 +69,7 @@ def default_window_size() -> tuple[int, int]:
 
 class MainWindow(QMainWindow):
     # Emitted on the GUI thread once the window has shown what the training thread sent.
-    runStarted = Signal(object)       # TrainingRun
+    runStarted = Signal(object)       # RunThread
     stepsShown = Signal(int)          # number of steps in the batch
     epochFinished = Signal(object)    # EpochResult
     pausedChanged = Signal(bool)      # True once the loop really waits
@@ -76,8 +77,7 @@ class MainWindow(QMainWindow):
     def __init__(self, session: ModelSession | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session or ModelSession(self)
-        self.run: TrainingRun | None = None
-        self.history = TrainingHistory()
+        self.run: RunThread | None = None
         self.training_threads: int | None = None  # None: measured and chosen while training
         self.training_niceness = TRAINING_NICENESS
         self.data_dir: str | None = None
@@ -86,6 +86,8 @@ class MainWindow(QMainWindow):
         self._close_when_stopped = False
         self._discard_when_stopped = False
         self._saved_path: Path | None = None
+        self._steps_reported = 0
+        self._run_state = ""
         self._splitters: list[QSplitter] = []  # panels' splitters, remembered between runs
 
         self.setWindowTitle("VAE Studio")
@@ -135,9 +137,14 @@ class MainWindow(QMainWindow):
         """Add a panel (e.g. the latent explorer) as a tab beside Training; returns its tab index."""
         return self.tabs.addTab(widget, title)
 
+    @property
+    def history(self) -> TrainingHistory:
+        """The history on show: the current run's own, else the loaded model's."""
+        return self.run.history if self.run is not None else self.session.history
+
     # training
     def start_training(self, config: TrainingConfig | None = None, *, data_dir: str | None = None
-                       ) -> TrainingRun | None:
+                       ) -> RunThread | None:
         """Start a run from `config` (default: the form). Returns the run, or None after an error dialog."""
         if self.run is not None and self.run.alive:
             return None
@@ -149,23 +156,24 @@ class MainWindow(QMainWindow):
             return None
         request = TrainingRequest(config, data_dir or self.data_dir, new_run_folder(config), self.training_threads,
                                   self.training_niceness)
-        run = TrainingRun(request)
+        run = RunThread(request)
         worker = run.worker
-        worker.status.connect(self.panel.show_status)
+        worker.loading.connect(self.panel.show_status)
         worker.started.connect(self._on_run_started)
-        worker.steps.connect(self._on_steps)
+        worker.stepsAvailable.connect(self._on_steps)
         worker.epochFinished.connect(self._on_epoch)
         worker.snapshot.connect(self._on_snapshot)
         worker.saved.connect(self._on_saved)
-        worker.pausedChanged.connect(self._on_paused)
+        worker.stateChanged.connect(self._on_state_changed)
         worker.errored.connect(self._on_error)
         run.ended.connect(self._on_run_ended)
         self.run = run
         self._saved_path = None
-        self.history = TrainingHistory()
+        self._steps_reported = 0
         self.loss_plot.clear()
         self.kl_bars.clear()
         self.panel.set_running(True, config)
+        self.panel.show_status(f"Loading {config.dataset}…")
         self._set_file_actions()
         run.start()
         self.runStarted.emit(run)
@@ -190,28 +198,40 @@ class MainWindow(QMainWindow):
             self.run.stop()
             self.panel.show_status("Stopping…")
 
-    def shutdown(self) -> None:
-        """Stop a run and wait for its thread (application exit); the window's own close does not block."""
-        if self.run is not None and self.run.alive:
-            self.run.stop_and_wait()
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Stop a run and wait for its thread (application exit). If it does not end in time the person is told
+        and chooses to wait longer or to quit anyway (every finished epoch is already saved); returns whether
+        the thread has ended."""
+        run = self.run
+        if run is None or not run.alive:
+            return True
+        while not run.stop_and_wait(timeout_ms):
+            saved = self._saved_path or run.request.model_path
+            if not dialogs.ask_wait_for_training(self, timeout_ms / 1000, saved, run.run.epoch):
+                log.warning("quit while the training thread was still running; the model file %s holds epoch %d",
+                            saved, run.run.epoch)
+                return False
+        return True
 
     def _on_run_started(self, info: RunInfo) -> None:
-        self.session.start_training(self.run.request.config, info.class_names, info.model_path, self.history)
+        run = self.run
+        self.session.start_training(run.request.config, info.class_names, info.model_path, run.history)
+        self.loss_plot.show_history(run.history, info.batches_per_epoch)
         self._show_device(info.device)
         self.panel.show_status(f"Training on {info.train_images:,} images ({info.batches_per_epoch} batches an "
-                               f"epoch), testing on {info.test_images:,}")
+                               f"epoch), testing on {info.test_images:,}; step: {info.step}")
 
-    def _on_steps(self, records: np.ndarray) -> None:
-        self.loss_plot.append_steps(records)
-        self.panel.show_steps(records)
-        self.history.step_loss.extend(records[:, _COLUMN["loss"]].tolist())
-        self.history.step_reconstruction.extend(records[:, _COLUMN["reconstruction"]].tolist())
-        self.history.step_kl.extend(records[:, _COLUMN["kl"]].tolist())
-        self.stepsShown.emit(len(records))
+    def _on_steps(self) -> None:
+        run = self.run
+        if run is None or run.run.last_step is None:
+            return
+        self.panel.show_step(run.run.last_step)
+        steps = len(run.history.step_loss)
+        new, self._steps_reported = steps - self._steps_reported, steps
+        self.stepsShown.emit(max(new, 0))
 
     def _on_epoch(self, result: EpochResult) -> None:
-        self.history.epochs.append(result)
-        self.loss_plot.add_epoch(result)
+        self.loss_plot.sync()
         self.kl_bars.show_kl(result.test.kl_per_dim, result.test.active_units)
         self.panel.show_epoch(result)
         self.epochFinished.emit(result)
@@ -223,29 +243,39 @@ class MainWindow(QMainWindow):
         self._saved_path = Path(path)
         self.statusBar().showMessage(f"Saved epoch {self.session.epoch} to {path}", 4000)
 
-    def _on_paused(self, paused: bool) -> None:
-        if self.run is not None and not self.run.control.stop_requested:
-            self.panel.show_status("Paused: Resume (Ctrl+P) goes on from here." if paused else "Training")
-        self.pausedChanged.emit(paused)
+    def _on_state_changed(self, state: str) -> None:
+        if state == RunState.PAUSED.value:
+            self.panel.show_status("Paused: Resume (Ctrl+P) goes on from here.")
+            self.pausedChanged.emit(True)
+        elif state == RunState.RUNNING.value and self._run_state == RunState.PAUSED.value:
+            self.panel.show_status("Training")
+            self.pausedChanged.emit(False)
+        elif state == RunState.STOPPING.value:
+            self.panel.show_status("Stopping at the end of this step; the run goes back to its last epoch end…")
+        self._run_state = state
 
     def _on_error(self, message: str) -> None:
         dialogs.show_error(self, "Training stopped.", message)
 
     def _on_run_ended(self, outcome: str) -> None:
         run = self.run
+        self.loss_plot.sync()  # a stop or a failure rewound the history to its last epoch end
         self.panel.set_running(False)
         self._set_file_actions()
         folder = run.request.run_folder if run is not None else None
+        trained = run.run.epochs_trained_here if run is not None else 0
         if self._discard_when_stopped and folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
-        elif outcome in ("completed", "stopped") and self._saved_path is not None:
+        elif outcome in ("completed", "stopped") and self._saved_path is not None and trained:
             done = "finished" if outcome == "completed" else "stopped"
             self.panel.show_status(f"Training {done} after epoch {self.session.epoch}; the model is in "
                                    f"{self._saved_path}")
         elif outcome == "stopped":
-            self.panel.show_status("Stopped before training began.")
+            self.panel.show_status("Stopped before the first epoch ended: nothing was trained yet, "
+                                   "so nothing was saved.")
         elif outcome == "failed":
-            self.panel.show_status("Training stopped by an error.")
+            self.panel.show_status("Training stopped by an error." + (
+                f" The model after epoch {run.run.epoch} is in {self._saved_path}." if self._saved_path else ""))
         if self._close_when_stopped:
             QTimer.singleShot(0, self.close)
 
@@ -262,7 +292,9 @@ class MainWindow(QMainWindow):
     def show_model(self, saved: SavedModel, origin: str) -> None:
         """Make `saved` the loaded model and plot its history."""
         self.session.load_saved(saved, origin)
-        self.history = saved.history
+        if self.run is not None and not self.run.alive:
+            self.run = None  # the window now shows this model, not the last run
+        self.panel.show_model(saved)
         self.loss_plot.set_history(saved.history, saved.training.batch_size)
         if saved.history.epochs:
             test = saved.history.epochs[-1].test

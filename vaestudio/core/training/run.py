@@ -147,7 +147,7 @@ class TrainingRun:
         raised; Ctrl+C (KeyboardInterrupt) rewinds, finishes the run as stopped and is raised again.
         """
         try:
-            self.trainer = self._build_trainer()
+            self._build_trainer()
             self._set_state(RunState.RUNNING)
             for record in self.trainer.run():
                 if isinstance(record, StepProgress):
@@ -190,7 +190,7 @@ class TrainingRun:
         """A CPU copy of the current weights (call from the executing thread, e.g. in `on_epoch_end`)."""
         return self.trainer.state_snapshot() if self.trainer is not None else {}
 
-    def _build_trainer(self) -> Trainer:
+    def _build_trainer(self) -> None:
         resolve_device(self.config.device)  # a missing GPU fails before any data is read
         self._set_state(RunState.LOADING)
         data = self._data
@@ -200,7 +200,7 @@ class TrainingRun:
         if self.control.stop_requested:
             raise _StoppedWhileLoading
         resume = self._resume
-        trainer = Trainer(self.config, data, model=resume.model if resume else None,
+        self.trainer = trainer = Trainer(self.config, data, model=resume.model if resume else None,
                           optimizer_state=resume.optimizer_state if resume else None, history=self.history,
                           start_epoch=self.start_epoch, control=self.control,
                           rng_state=resume.rng_state if resume else None)
@@ -209,7 +209,6 @@ class TrainingRun:
                             self.start_epoch, str(self.out or ""))
         self._data = None  # the trainer holds the images it needs; the rest can go
         self._notify("on_started", self.info)
-        return trainer
 
     def _on_data_progress(self, message: str, fraction: float | None) -> None:
         if self.control.stop_requested:

@@ -1,8 +1,11 @@
 """The live loss plot: per-step training loss (raw and smoothed) and per-epoch test loss.
 
-Points arrive in batches (`append_steps`, `add_epoch`) into growable numpy buffers; a timer
-redraws at `REDRAW_HZ` by calling `setData` on the existing curves, and only when something
-changed. The x axis is in epochs (a step at batch b of B in epoch e sits at e - 1 + b / B),
+The plot follows one `TrainingHistory` (a run's, read as the training thread appends to it,
+or a saved model's): a timer at `REDRAW_HZ` copies the steps and epochs it has not shown yet
+into growable numpy buffers and calls `setData` on the existing curves, only when something
+changed. When the history is cut back (a stop or a non-finite loss rewinds the run to its last
+epoch end), the curves are rebuilt from what it holds, so the plot always shows the run's own
+history and never a copy of its own. The x axis is in epochs (a step at batch b of B in epoch e sits at e - 1 + b / B),
 so a live run and a history read from a model file look alike.
 
 The plot has no grid and no legend item (the coloured check boxes are the legend) and its
@@ -20,7 +23,6 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from vaestudio.core.models.history import EpochResult, EvaluationResult, TrainingHistory
-from vaestudio.gui.training.worker import STEP_COLUMNS
 
 TERMS = ("loss", "reconstruction", "kl")
 TERM_TITLES = {"loss": "Loss (negative ELBO)", "reconstruction": "Reconstruction", "kl": "KL"}
@@ -28,7 +30,6 @@ CHECKBOX_TITLES = {"loss": "Loss", "reconstruction": "Reconstruction", "kl": "KL
 TERM_COLOURS = {"loss": (31, 119, 180), "reconstruction": (44, 160, 44), "kl": (214, 39, 40)}
 SMOOTHING = 0.1
 REDRAW_HZ = 10
-_COLUMN = {name: index for index, name in enumerate(STEP_COLUMNS)}
 
 
 class _Series:
@@ -79,10 +80,14 @@ class LossPlot(QWidget):
         self.smooth = {term: _Series() for term in TERMS}
         self.test = {term: _Series(64) for term in TERMS}
         self._steps_dirty = self._test_dirty = False
+        self.history: TrainingHistory | None = None
+        self._per_epoch = 1
+        self._shown_steps = self._shown_epochs = 0
 
         self.plot_widget = pg.PlotWidget()
         self.plot_item = self.plot_widget.getPlotItem()
         self.plot_item.setLabel("bottom", "epoch")
+        self.plot_item.getAxis("bottom").enableAutoSIPrefix(False)  # never "epoch (x0.001)" in the first epoch
         self.plot_item.setLabel("left", "nats per image")
         self.plot_item.getAxis("left").enableAutoSIPrefix(False)
         self.plot_item.setClipToView(True)
@@ -132,50 +137,67 @@ class LossPlot(QWidget):
         self.timer.start()
 
     # data in
-    def append_steps(self, records: np.ndarray) -> None:
-        """Add step records: rows laid out as `training_worker.STEP_COLUMNS`."""
-        records = np.asarray(records, dtype=np.float64).reshape(-1, len(STEP_COLUMNS))
-        if not len(records):
-            return
-        x = records[:, _COLUMN["epoch"]] - 1 + records[:, _COLUMN["batch"]] / records[:, _COLUMN["batches"]]
-        for term in TERMS:
-            values = records[:, _COLUMN[term]]
-            self._extend_steps(term, x, values)
-        self._steps_dirty = True
-
-    def add_epoch(self, result: EpochResult) -> None:
-        self._add_test_point(result.epoch, result.test)
-        self.summary.setText(self._summary_text(result))
-        self._test_dirty = True
+    def show_history(self, history: TrainingHistory, batches_per_epoch: int | None) -> None:
+        """Follow `history` from now on; a step i (from 0) is drawn at epoch (i + 1) / batches_per_epoch."""
+        self.history = history
+        self._per_epoch = max(1, batches_per_epoch or len(history.step_loss) or 1)
+        self._forget_shown()
+        self.redraw()
 
     def set_history(self, history: TrainingHistory, batch_size: int) -> None:
         """Show a saved run's history (a model opened from a file)."""
-        self.clear()
-        steps = len(history.step_loss)
-        if steps:
-            per_epoch = batches_per_epoch(history, batch_size) or steps
-            x = np.arange(1, steps + 1, dtype=np.float64) / per_epoch
-            columns = (history.step_loss, history.step_reconstruction, history.step_kl)
-            for term, values in zip(TERMS, columns, strict=True):
-                values = np.asarray(values, dtype=np.float64)[:steps]
-                self._extend_steps(term, x[:len(values)], values)
-        for result in history.epochs:
-            self._add_test_point(result.epoch, result.test)
-        if history.epochs:
-            self.summary.setText(self._summary_text(history.epochs[-1]))
-        self._steps_dirty = self._test_dirty = True
-        self.redraw()
+        self.show_history(history, batches_per_epoch(history, batch_size))
 
     def clear(self) -> None:
+        self.history = None
+        self._forget_shown()
+        self.redraw()
+
+    def sync(self) -> None:
+        """Copy what the followed history gained (or rebuild after it was cut back) into the curves' buffers."""
+        history = self.history
+        if history is None:
+            return
+        columns = (history.step_loss, history.step_reconstruction, history.step_kl)
+        count = min(len(values) for values in columns)  # the training thread appends to the three in turn
+        if count < self._shown_steps:
+            for series in (*self.raw.values(), *self.smooth.values()):
+                series.clear()
+            self._shown_steps = 0
+        if count > self._shown_steps:
+            start = self._shown_steps
+            x = np.arange(start + 1, count + 1, dtype=np.float64) / self._per_epoch
+            for term, values in zip(TERMS, columns, strict=True):
+                self._extend_steps(term, x, np.asarray(values[start:count], dtype=np.float64))
+            self._shown_steps = count
+            self._steps_dirty = True
+        epochs = history.epochs[:]
+        if len(epochs) != self._shown_epochs:
+            if len(epochs) < self._shown_epochs:
+                for series in self.test.values():
+                    series.clear()
+                self._shown_epochs = 0
+            for result in epochs[self._shown_epochs:]:
+                self._add_test_point(result.epoch, result.test)
+            self._shown_epochs = len(epochs)
+            self.summary.setText(self._summary_text(epochs[-1]) if epochs else "")
+            self._test_dirty = True
+
+    @property
+    def shown_steps(self) -> int:
+        return self._shown_steps
+
+    def _forget_shown(self) -> None:
         for series in (*self.raw.values(), *self.smooth.values(), *self.test.values()):
             series.clear()
+        self._shown_steps = self._shown_epochs = 0
         self.summary.setText("")
         self._steps_dirty = self._test_dirty = True
-        self.redraw()
 
     # drawing
     def redraw(self) -> None:
-        """Push the buffers into the existing curves; a no-op when nothing changed."""
+        """Bring the buffers up to date and push them into the existing curves; a no-op when nothing changed."""
+        self.sync()
         steps, test = self._steps_dirty, self._test_dirty
         self._steps_dirty = self._test_dirty = False
         for term in TERMS:

@@ -11,10 +11,10 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -34,7 +34,8 @@ from vaestudio.core.console import format_duration
 from vaestudio.core.data.datasets import list_datasets
 from vaestudio.core.data.folders import classify_folder
 from vaestudio.core.errors import ConfigError, DatasetError, VaeStudioError
-from vaestudio.core.models.history import EpochResult
+from vaestudio.core.models.history import EpochResult, StepProgress
+from vaestudio.core.models.model_files import SavedModel
 from vaestudio.core.models.networks import (
     HIDDEN_RANGE,
     LATENT_RANGE,
@@ -54,13 +55,11 @@ from vaestudio.core.training.devices import (
     device_label,
     resolve_device,
 )
-from vaestudio.gui.training.worker import STEP_COLUMNS
 from vaestudio.gui.widgets.dialogs import show_error
 
 SETTINGS_KEY = "training/form"
 MODEL_TITLES = {"mlp": "MLP (fully connected)", "conv": "Convolutional"}
 INVALID_STYLE = "border: 1px solid #d62728;"
-_COLUMN = {name: index for index, name in enumerate(STEP_COLUMNS)}
 
 
 def _spin(low: int, high: int, value: int, step: int = 1) -> QSpinBox:
@@ -101,13 +100,18 @@ class TrainingPanel(QWidget):
         for name in available_devices():
             self.device.addItem(name.upper() if name == "cpu" else name, name)
         self.seed = _spin(*SEED_RANGE, defaults.seed)
+        self.fused_step = QCheckBox("Hand-written MLP step")
+        self.fused_step.setChecked(defaults.fused_step)
+        self.fused_step.setToolTip("Train the MLP with its gradient written out by hand and one flat Adam update: "
+                                   "the same results as autograd, about a third faster on a CPU. Off: autograd.")
         self._fill_datasets()
 
         form = QFormLayout()
         for label, widget in (("Dataset", self.dataset), ("Model type", self.model_kind),
                               ("Latent size", self.latent_dim), ("Hidden width", self.hidden), ("Beta", self.beta),
                               ("Epochs", self.epochs), ("Batch size", self.batch_size),
-                              ("Learning rate", self.learning_rate), ("Device", self.device), ("Seed", self.seed)):
+                              ("Learning rate", self.learning_rate), ("Device", self.device), ("Seed", self.seed),
+                              ("Speed", self.fused_step)):
             form.addRow(label, widget)
         self.problem_label = QLabel()
         self.problem_label.setWordWrap(True)
@@ -188,7 +192,8 @@ class TrainingPanel(QWidget):
         model = ModelConfig(self.model_kind.currentData(), self.latent_dim.value(), self.hidden.value())
         return TrainingConfig(dataset=self.dataset.currentData() or "mnist", model=model, epochs=self.epochs.value(),
                               batch_size=self.batch_size.value(), lr=lr, beta=self.beta.value(),
-                              seed=self.seed.value(), device=self.device.currentData()).validate()
+                              seed=self.seed.value(), device=self.device.currentData(),
+                              fused_step=self.fused_step.isChecked()).validate()
 
     def problem(self) -> str | None:
         try:
@@ -209,6 +214,7 @@ class TrainingPanel(QWidget):
         self.learning_rate.setText(f"{config.lr:g}")
         self.device.setCurrentIndex(max(0, self.device.findData(config.device)))
         self.seed.setValue(config.seed)
+        self.fused_step.setChecked(config.fused_step)
         self._validate()
 
     def use_folder(self, folder: str | Path) -> bool:
@@ -248,7 +254,7 @@ class TrainingPanel(QWidget):
             self._run_config = config
             self.reset_progress()
         for widget in (self.dataset, self.model_kind, self.latent_dim, self.hidden, self.beta, self.epochs,
-                       self.batch_size, self.learning_rate, self.device, self.seed):
+                       self.batch_size, self.learning_rate, self.device, self.seed, self.fused_step):
             widget.setEnabled(not running)
         self.pause_action.setEnabled(running)
         self.stop_action.setEnabled(running)
@@ -271,12 +277,11 @@ class TrainingPanel(QWidget):
         self.time_left_label.setText("")
         self.loss_label.setText("")
 
-    def show_steps(self, records: np.ndarray) -> None:
-        """Progress from the newest step record of a batch sent by the worker."""
-        if self._run_config is None or not len(records):
+    def show_step(self, progress: StepProgress) -> None:
+        """Progress from the run's newest step."""
+        if self._run_config is None:
             return
-        last = records[-1]
-        epoch, batch, batches = (int(last[_COLUMN[name]]) for name in ("epoch", "batch", "batches"))
+        epoch, batch, batches = progress.epoch, progress.batch, progress.batches
         epochs = self._run_config.epochs
         self.epoch_bar.setRange(0, batches)
         self.epoch_bar.setValue(batch)
@@ -284,14 +289,23 @@ class TrainingPanel(QWidget):
         done = (epoch - 1 + batch / batches) / epochs
         self.run_bar.setValue(int(round(done * 1000)))
         self.run_bar.setFormat(f"Run: {done * 100:.0f}%")
-        speed = float(last[_COLUMN["samples_per_second"]])
+        speed = progress.samples_per_second
         self.speed_label.setText(f"{speed:,.0f} images/s")
         remaining_batches = (epochs - epoch) * batches + (batches - batch)
         if speed > 0 and math.isfinite(speed):
             seconds = remaining_batches * self._run_config.batch_size / speed
             self.time_left_label.setText(f"{format_duration(seconds)} left")
-        self.loss_label.setText(f"Loss {last[_COLUMN['loss']]:.2f} (reconstruction "
-                                f"{last[_COLUMN['reconstruction']]:.2f}, KL {last[_COLUMN['kl']]:.2f})")
+        self.loss_label.setText(f"Loss {progress.loss:.2f} (reconstruction {progress.reconstruction:.2f}, "
+                                f"KL {progress.kl:.2f})")
+
+    def show_model(self, saved: SavedModel) -> None:
+        """A model was opened: the form takes its settings and the progress box describes it, not the last run."""
+        self.set_config(saved.training)
+        self._run_config = None
+        self.reset_progress()
+        last = saved.history.epochs[-1] if saved.history.epochs else None
+        self.status_label.setText(f"Opened a model trained for {saved.epoch} epochs on {saved.training.dataset}"
+                                  + (f": test loss {last.test.loss:.2f}." if last else "."))
 
     def show_epoch(self, result: EpochResult) -> None:
         self.status_label.setText(f"Epoch {result.epoch} of {result.epochs} done in {result.seconds:.1f} s: "

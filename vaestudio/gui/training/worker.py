@@ -1,10 +1,11 @@
-"""The training thread: a worker that drives the core loop on a QThread and turns its records into signals.
+"""The training thread: the core's `TrainingRun` executed on a QThread, its events turned into signals.
 
-The worker builds the dataset and the `Trainer` inside its thread, so nothing slow ever runs
-on the GUI thread. Only plain data leaves the thread: numpy arrays of step records (sent in
-batches, at most every `EMIT_INTERVAL` seconds), `EpochResult` records, CPU `state_dict`
-snapshots and strings. The GUI controls the run through the core's thread-safe
-`TrainingControl`, never through the worker's (busy) event loop.
+`TrainingWorker` is a thin adapter: a `RunObserver` whose methods (called on the training
+thread) emit Qt signals, which reach the window on the GUI thread. Only plain data crosses:
+`RunInfo` and `EpochResult` records, CPU `state_dict` snapshots, strings. Steps are not sent
+one by one: `stepsAvailable` fires at most every `EMIT_INTERVAL` seconds, and the window reads
+the new steps from the run's own history (`run.history`), the only copy. The GUI controls the
+run through its thread-safe pause/resume/stop, never through the worker's (busy) event loop.
 """
 
 from __future__ import annotations
@@ -17,26 +18,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from PySide6.QtCore import QObject, Qt, QThread, Signal
 
-from vaestudio.core.data.datasets import load_dataset
 from vaestudio.core.errors import VaeStudioError
-from vaestudio.core.models.history import EpochResult, StepProgress
-from vaestudio.core.models.model_files import save_model
+from vaestudio.core.models.history import EpochResult, StepProgress, TrainingHistory
+from vaestudio.core.models.model_files import SavedModel
 from vaestudio.core.models.training_config import TrainingConfig
-from vaestudio.core.training.devices import device_label
+from vaestudio.core.training.run import RunInfo, RunObserver, RunState, TrainingRun
 from vaestudio.core.training.thread_tuning import ThreadTuner, thread_candidates
-from vaestudio.core.training.trainer import (
-    Trainer,
-    TrainingControl,
-    TrainingDivergedError,
-)
 
 log = logging.getLogger(__name__)
 
-STEP_COLUMNS = ("epoch", "batch", "batches", "loss", "reconstruction", "kl", "samples_per_second")
 EMIT_INTERVAL = 0.1
 # Linux: the training thread runs at a lower priority (nice 10), so the GUI thread wins the CPU
 # whenever it wakes. On an idle machine training loses nothing; ui_latency.py measured p99
@@ -55,161 +48,114 @@ class TrainingRequest:
     torch_threads: int | None = None  # None: chosen by measurement while training (ThreadTuner)
     niceness: int = 0
     download: bool = True
+    resume: SavedModel | None = None
 
     @property
     def model_path(self) -> Path | None:
         return self.run_folder / MODEL_FILE_NAME if self.run_folder is not None else None
 
 
-@dataclass(frozen=True)
-class RunInfo:
-    """Sent once the dataset is loaded and the trainer built."""
-
-    dataset: str
-    class_names: list[str]
-    train_images: int
-    test_images: int
-    batches_per_epoch: int
-    device: str
-    model_path: str
-
-
-class _Cancelled(Exception):
-    """Raised from the dataset progress callback when a stop arrives while the data loads."""
+def failure_message(error: BaseException) -> str:
+    """What the window says when a run fails: our own message, or a short one (the traceback goes to the log)."""
+    if isinstance(error, VaeStudioError):
+        return str(error)
+    if isinstance(error, torch.cuda.OutOfMemoryError):
+        return "The GPU ran out of memory. Use a smaller batch size or model, or train on the CPU."
+    if isinstance(error, MemoryError):
+        return "The computer ran out of memory. Use a smaller dataset, batch size or model."
+    return (f"Training stopped because of an unexpected error ({type(error).__name__}: {str(error)[:200]}). "
+            "Check the settings and try again; the details are in the log.")
 
 
-class _ReportingControl(TrainingControl):
-    """The core's control, telling the worker when the loop really stops to wait for a resume."""
+class TrainingWorker(QObject, RunObserver):
+    """Executes one `TrainingRun` when `work` is called on its thread."""
 
-    def __init__(self, on_wait) -> None:
-        super().__init__()
-        self._on_wait = on_wait
-
-    def wait_while_paused(self) -> None:
-        if self.paused:
-            self._on_wait(True)
-        super().wait_while_paused()
-        self._on_wait(False)
-
-
-class TrainingWorker(QObject):
-    """Runs one training request when `run` is called on its thread."""
-
-    status = Signal(str)
+    stateChanged = Signal(str)         # a RunState value
+    loading = Signal(str)              # what the data loading is doing
     started = Signal(object)           # RunInfo
-    steps = Signal(object)             # np.ndarray (n, len(STEP_COLUMNS)), float64
+    stepsAvailable = Signal()          # new steps are in run.history (and run.last_step)
     epochFinished = Signal(object)     # EpochResult
     snapshot = Signal(object, int)     # CPU state_dict, epoch it belongs to
     saved = Signal(str)                # path of the autosaved model file
-    pausedChanged = Signal(bool)       # True once the loop actually waits, False when it goes on
     errored = Signal(str)              # a message for a person, never a traceback
     finished = Signal(str)             # "completed", "stopped" or "failed"
 
     def __init__(self, request: TrainingRequest) -> None:
         super().__init__()
         self.request = request
-        self.control = _ReportingControl(self._on_pause_wait)
-        self._pending: list[tuple[float, ...]] = []
+        self.run = TrainingRun(request.config, out=request.model_path, resume=request.resume,
+                               data_dir=request.data_dir, download=request.download)
+        self.run.add_observer(self)
+        self._tuner: ThreadTuner | None = None
         self._last_emit = 0.0
+        self._unsent_steps = False
 
-    def run(self) -> None:
-        outcome = "failed"
+    def work(self) -> None:
         previous_threads = torch.get_num_threads()
         try:
             if self.request.torch_threads:
                 torch.set_num_threads(self.request.torch_threads)
             if self.request.niceness > 0 and sys.platform.startswith("linux"):
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.request.niceness)
-            outcome = self._train()
-        except _Cancelled:
-            outcome = "stopped"
-        except VaeStudioError as error:
-            self.errored.emit(str(error))
-        except torch.cuda.OutOfMemoryError:
-            self.errored.emit("The GPU ran out of memory. Use a smaller batch size or model, or train on the CPU.")
-        except MemoryError:
-            self.errored.emit("The computer ran out of memory. Use a smaller dataset, batch size or model.")
-        except Exception as error:  # the thread must always end with a message, never a traceback dialog
-            log.exception("training failed unexpectedly")
-            self.errored.emit(f"Training stopped because of an unexpected error ({type(error).__name__}: "
-                              f"{str(error)[:200]}). Check the settings and try again; the details are "
-                              "in the terminal output.")
+            self.run.execute()
+        except Exception:  # reported by on_failed (with its traceback in the log); the thread ends normally
+            pass
         finally:
-            torch.set_num_threads(previous_threads)
-            self.finished.emit(outcome)
-
-    def _train(self) -> str:
-        request = self.request
-        self.status.emit(f"Loading {request.config.dataset}…")
-        data = load_dataset(request.config.dataset, data_dir=request.data_dir, download=request.download,
-                            progress=self._on_data_progress)
-        if self.control.stop_requested:
-            return "stopped"
-        trainer = Trainer(request.config, data, control=self.control)
-        self.started.emit(RunInfo(data.train.name, list(trainer.class_names), len(data.train), len(data.test),
-                                  trainer.batches_per_epoch, device_label(trainer.device),
-                                  str(request.model_path or "")))
-        self.status.emit("Training")
-        del data
-        self._last_emit = time.perf_counter()
-        tuner = ThreadTuner(thread_candidates()) if not request.torch_threads and trainer.device.type == "cpu" else None
-        try:
-            for record in trainer.run():
-                if isinstance(record, StepProgress):
-                    self._add_step(record)
-                    if tuner is not None:
-                        tuner.step_done(trainer.config.batch_size)
-                elif isinstance(record, EpochResult):
-                    self._flush_steps()
-                    self.epochFinished.emit(record)
-                    self._publish(trainer)
-        except TrainingDivergedError:
             self._flush_steps()
-            self._publish(trainer)
-            raise
-        self._flush_steps()
-        if tuner is not None:
-            log.info("torch threads measured (images/s): %s; training ended on %d",
-                     {count: round(rate) for count, rate in tuner.rates.items()}, tuner.current)
-        if self.control.stop_requested:
-            self._publish(trainer)
-            return "stopped"
-        return "completed"
+            if self._tuner is not None:
+                log.info("torch threads measured (images/s): %s; training ended on %d",
+                         {count: round(rate) for count, rate in self._tuner.rates.items()}, self._tuner.current)
+            torch.set_num_threads(previous_threads)
+            self.finished.emit(self.run.outcome or "failed")
 
-    def _add_step(self, record: StepProgress) -> None:
-        self._pending.append((record.epoch, record.batch, record.batches, record.loss, record.reconstruction,
-                              record.kl, record.samples_per_second))
+    # RunObserver: called on the training thread
+    def on_state_changed(self, run: TrainingRun, state: RunState) -> None:
+        if state is RunState.PAUSED:
+            self._flush_steps()
+        self.stateChanged.emit(state.value)
+
+    def on_loading(self, run: TrainingRun, message: str, fraction: float | None) -> None:
+        self.loading.emit(message)
+
+    def on_started(self, run: TrainingRun, info: RunInfo) -> None:
+        if not self.request.torch_threads and run.trainer.device.type == "cpu":
+            self._tuner = ThreadTuner(thread_candidates())
+        self._last_emit = time.perf_counter()
+        self.started.emit(info)
+        self.snapshot.emit(run.snapshot(), run.epoch)  # every view shows the new network from its first step
+
+    def on_step(self, run: TrainingRun, progress: StepProgress) -> None:
+        if self._tuner is not None:
+            self._tuner.step_done(run.config.batch_size)
+        self._unsent_steps = True
         if time.perf_counter() - self._last_emit >= EMIT_INTERVAL:
             self._flush_steps()
 
+    def on_epoch_end(self, run: TrainingRun, result: EpochResult) -> None:
+        self._flush_steps()
+        self.epochFinished.emit(result)
+        self.snapshot.emit(run.snapshot(), run.epoch)
+
+    def on_saved(self, run: TrainingRun, path: Path) -> None:
+        self.saved.emit(str(path))
+
+    def on_failed(self, run: TrainingRun, error: BaseException) -> None:
+        if not isinstance(error, VaeStudioError):
+            log.error("training failed unexpectedly", exc_info=error)
+        self._flush_steps()
+        if run.trainer is not None:
+            self.snapshot.emit(run.snapshot(), run.epoch)  # rewound to the last epoch end
+        self.errored.emit(failure_message(error))
+
     def _flush_steps(self) -> None:
         self._last_emit = time.perf_counter()
-        if self._pending:
-            self.steps.emit(np.array(self._pending, dtype=np.float64))
-            self._pending = []
-
-    def _publish(self, trainer: Trainer) -> None:
-        """Send a CPU snapshot of the weights and autosave the model (both on this thread)."""
-        self.snapshot.emit(trainer.state_snapshot(), trainer.epoch)
-        path = self.request.model_path
-        if path is not None:
-            save_model(path, trainer.model, trainer.config, epoch=trainer.epoch, history=trainer.history,
-                       class_names=trainer.class_names, optimizer=trainer.optimizer)
-            self.saved.emit(str(path))
-
-    def _on_pause_wait(self, waiting: bool) -> None:
-        if waiting:
-            self._flush_steps()
-        self.pausedChanged.emit(waiting)
-
-    def _on_data_progress(self, message: str, fraction: float | None) -> None:
-        if self.control.stop_requested:
-            raise _Cancelled
-        self.status.emit(message)
+        if self._unsent_steps:
+            self._unsent_steps = False
+            self.stepsAvailable.emit()
 
 
-class TrainingRun(QObject):
-    """The GUI's handle on one run: the worker, its QThread, and pause/resume/stop.
+class RunThread(QObject):
+    """The GUI's handle on one run: the core run, its worker and QThread, and pause/resume/stop.
 
     `ended` is emitted (on the GUI thread) once the thread has really finished, with the
     outcome: "completed", "stopped" or "failed". Keep a reference until then.
@@ -220,23 +166,35 @@ class TrainingRun(QObject):
     def __init__(self, request: TrainingRequest, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.request = request
-        self.outcome = ""
-        self.info: RunInfo | None = None
         self._started = self._ended = False
         self.thread = QThread()
         self.thread.setObjectName("vaestudio-training")
         self.worker = TrainingWorker(request)
         self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
+        self.thread.started.connect(self.worker.work)
         # Direct: quit must reach the thread even while the GUI thread is blocked in wait().
         self.worker.finished.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
-        self.worker.finished.connect(self._on_worker_finished)
-        self.worker.started.connect(self._on_started)
         self.thread.finished.connect(self._on_thread_finished)
 
     @property
-    def control(self) -> TrainingControl:
-        return self.worker.control
+    def run(self) -> TrainingRun:
+        return self.worker.run
+
+    @property
+    def history(self) -> TrainingHistory:
+        return self.run.history
+
+    @property
+    def info(self) -> RunInfo | None:
+        return self.run.info
+
+    @property
+    def outcome(self) -> str:
+        return self.run.outcome
+
+    @property
+    def control(self):
+        return self.run.control
 
     @property
     def alive(self) -> bool:
@@ -248,25 +206,19 @@ class TrainingRun(QObject):
         self.thread.start()
 
     def pause(self) -> None:
-        self.control.pause()
+        self.run.pause()
 
     def resume(self) -> None:
-        self.control.resume()
+        self.run.resume()
 
     def stop(self) -> None:
-        self.control.stop()
+        self.run.stop()
 
     def stop_and_wait(self, timeout_ms: int = 30_000) -> bool:
-        """Stop and block until the thread ends (for application shutdown only)."""
-        self.control.stop()
+        """Stop and block until the thread ends or `timeout_ms` passes; False if it is still running."""
+        self.run.stop()
         return self.thread.wait(timeout_ms)
-
-    def _on_started(self, info: RunInfo) -> None:
-        self.info = info
-
-    def _on_worker_finished(self, outcome: str) -> None:
-        self.outcome = outcome
 
     def _on_thread_finished(self) -> None:
         self._ended = True
-        self.ended.emit(self.outcome or "failed")
+        self.ended.emit(self.run.outcome or "failed")

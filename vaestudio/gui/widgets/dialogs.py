@@ -7,6 +7,8 @@ training signals keep arriving while one is shown. Every error shown is also ann
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
@@ -51,3 +53,18 @@ def ask_keep_run(parent: QWidget | None) -> str:
     if clicked is discard:
         return DISCARD
     return CANCEL
+
+
+def ask_wait_for_training(parent: QWidget | None, waited_seconds: float, saved: Path | None, epoch: int) -> bool:
+    """Training did not stop in time at exit: True to wait longer, False to quit anyway."""
+    box = QMessageBox(QMessageBox.Icon.Warning, "VAE Studio",
+                      f"Training has not stopped after {waited_seconds:.0f} seconds.", parent=parent)
+    where = (f"Every finished epoch is saved: {saved} holds the model after epoch {epoch}."
+             if saved is not None and epoch > 0 else "No epoch has finished yet, so there is nothing saved.")
+    box.setInformativeText(f"A long step or the test-set evaluation may still be running. {where} "
+                           "Wait for the run to stop, or quit now and lose only the unfinished epoch?")
+    wait = box.addButton("Wait", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton("Quit now", QMessageBox.ButtonRole.DestructiveRole)
+    box.setDefaultButton(wait)
+    box.exec()
+    return box.clickedButton() is wait
