@@ -36,7 +36,8 @@ class TrainingConfig:
     def validate(self) -> "TrainingConfig":
         self.model.validate()
         if not EPOCH_RANGE[0] <= self.epochs <= EPOCH_RANGE[1]:
-            raise ConfigError(f"Epochs must be between {EPOCH_RANGE[0]} and {EPOCH_RANGE[1]} (got {self.epochs}).")
+            raise ConfigError(f"Epochs must be {EPOCH_RANGE[0]} or more and at most {EPOCH_RANGE[1]} "
+                              f"(got {self.epochs}).")
         if not BATCH_SIZE_RANGE[0] <= self.batch_size <= BATCH_SIZE_RANGE[1]:
             raise ConfigError(f"Batch size must be between {BATCH_SIZE_RANGE[0]} and {BATCH_SIZE_RANGE[1]} "
                               f"(got {self.batch_size}).")
