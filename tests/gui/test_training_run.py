@@ -77,6 +77,8 @@ def test_a_new_run_is_shown_from_its_first_step(window, qtbot, tiny_config):
     assert "z=3, epoch 0" in window.model_status.text()
     assert window.kl_bars.kl.size == 0  # not the previous model's bars
     assert window.history is run.history
+    with qtbot.waitSignal(run.ended, timeout=30_000):
+        window.stop_training()
 
 
 def test_pause_holds_the_loop_and_resume_goes_on(window, qtbot, tiny_config):
@@ -179,3 +181,50 @@ def test_train_menu_holds_the_run_actions_with_shortcuts(window):
     assert window.panel.pause_action.shortcut().toString() == "Ctrl+P"
     assert window.panel.stop_action.shortcut().toString() == "Ctrl+."
     assert window.windowTitle() == "VAE Studio"
+
+
+def test_a_run_that_does_not_stop_in_time_is_never_dropped_silently(window, qtbot, tiny_config, monkeypatch):
+    from vaestudio.gui.widgets import dialogs
+
+    run = window.start_training(tiny_config(epochs=10_000))
+    with qtbot.waitSignal(window.epochFinished, timeout=30_000):
+        pass
+    waits, asked = [], []
+    original = type(run).stop_and_wait
+
+    def slow_stop(self, timeout_ms=30_000):
+        waits.append(timeout_ms)
+        return original(self, timeout_ms) if len(waits) > 1 else False  # the first wait runs out
+
+    monkeypatch.setattr(type(run), "stop_and_wait", slow_stop)
+    monkeypatch.setattr(dialogs, "ask_wait_for_training",
+                        lambda parent, seconds, saved, epoch: asked.append((saved, epoch)) or True)
+    assert window.shutdown(timeout_ms=50)
+    assert len(waits) == 2 and asked == [(run.request.model_path, asked[0][1])] and asked[0][1] >= 1
+    assert run.thread.isFinished()
+
+
+def test_quitting_anyway_is_logged(window, qtbot, tiny_config, monkeypatch, caplog):
+    from vaestudio.gui.widgets import dialogs
+
+    run = window.start_training(tiny_config(epochs=10_000))
+    with qtbot.waitSignal(window.epochFinished, timeout=30_000):
+        pass
+    monkeypatch.setattr(type(run), "stop_and_wait", lambda self, timeout_ms=30_000: False)
+    monkeypatch.setattr(dialogs, "ask_wait_for_training", lambda *args: False)
+    assert not window.shutdown(timeout_ms=50)
+    assert "still running" in caplog.text
+    monkeypatch.undo()
+    with qtbot.waitSignal(run.ended, timeout=30_000):
+        window.stop_training()
+
+
+def test_the_fused_step_setting_reaches_the_run(window, qtbot, tiny_config):
+    window.panel.set_config(tiny_config(epochs=1))
+    window.panel.fused_step.setChecked(False)
+    assert window.panel.config().fused_step is False
+    with qtbot.waitSignal(window.runStarted):
+        run = window.start_training()
+    with qtbot.waitSignal(run.ended, timeout=30_000):
+        pass
+    assert run.info.step == "autograd"
