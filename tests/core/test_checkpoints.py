@@ -36,21 +36,27 @@ def test_round_trip_keeps_weights_config_history_and_optimizer(trained, tmp_path
     assert saved.test_loss == trained.history.epochs[-1].test.loss
 
 
-def test_resume_continues_exactly_like_an_uninterrupted_run(splits, tmp_path):
-    config = TrainingConfig(dataset="tiny", model=ModelConfig("mlp", 3, 16), epochs=2, batch_size=64, device="cpu")
-    straight = Trainer(config, splits)
-    list(straight.run())
-    first = Trainer(TrainingConfig(**{**config.__dict__, "epochs": 1}), splits)
-    list(first.run())
-    path = save_model(tmp_path / "m.safetensors", first.model, first.config, epoch=1, history=first.history,
-                      optimizer=first.optimizer)
+def test_the_runs_random_stream_is_saved_and_restored(trained, tmp_path, splits):
+    """Exact resume itself is tested in test_run.py (2 + 2 epochs equal 4, torch.equal); here: the file's part."""
+    state = trained.generator.get_state()
+    path = save_model(tmp_path / "m.safetensors", trained.model, trained.config, epoch=1, history=trained.history,
+                      optimizer=trained.optimizer, rng_state=state)
     saved = load_model(path)
-    resumed = Trainer(config, splits, model=saved.model, optimizer_state=saved.optimizer_state,
-                      history=saved.history, start_epoch=saved.epoch)
-    list(resumed.run())
-    assert resumed.epoch == 2 and len(resumed.history.epochs) == 2
-    assert len(resumed.history.step_loss) == len(straight.history.step_loss)
-    assert resumed.optimizer.state_dict()["state"][0]["step"] == straight.optimizer.state_dict()["state"][0]["step"]
+    assert torch.equal(saved.rng_state, state)
+    resumed = Trainer(TrainingConfig(**{**trained.config.__dict__, "epochs": 2}), splits, model=saved.model,
+                      optimizer_state=saved.optimizer_state, history=saved.history, start_epoch=1,
+                      rng_state=saved.rng_state)
+    assert torch.equal(resumed.generator.get_state(), state)
+
+
+def test_a_file_without_a_random_stream_still_resumes(trained, tmp_path, splits):
+    path = save_model(tmp_path / "old.safetensors", trained.model, trained.config, epoch=1, history=trained.history,
+                      optimizer=trained.optimizer)  # as the first builds wrote them
+    saved = load_model(path)
+    assert saved.rng_state is None
+    resumed = Trainer(TrainingConfig(**{**trained.config.__dict__, "epochs": 2}), splits, model=saved.model,
+                      optimizer_state=saved.optimizer_state, history=saved.history, start_epoch=1)
+    assert [type(record).__name__ for record in resumed.run()][-1] == "EpochResult"
 
 
 def test_atomic_save_leaves_no_temporary_files(trained, tmp_path):
