@@ -232,3 +232,27 @@ def test_a_failing_gif_leaves_nothing(model, monkeypatch, tmp_path):
 def test_the_cli_choices_are_the_core_ones():
     assert sheet_command.SHEET_KINDS == sheets.KINDS
     assert set(sheet_command.COLORMAP_NAMES) == set(sheets.COLORMAPS)
+
+
+def test_sheet_dims_are_numbered_from_one(model_file, tmp_path, capsys):
+    out = tmp_path / "manifold.png"
+    assert main(["sheet", str(model_file), "--kind", "manifold", "--out", str(out), "--dims", "1", "2"]) == 0
+    assert main(["sheet", str(model_file), "--kind", "manifold", "--out", str(out), "--dims", "0", "1"]) == 2
+    assert f"from 1 to {LATENT} (z1..z{LATENT}" in capsys.readouterr().err
+    assert "z1..zD" in sheet_help()
+
+
+def test_traversal_names_its_rows_from_z1(model_file, tmp_path, capsys):
+    assert main(["sheet", str(model_file), "--kind", "traversal", "--out", str(tmp_path / "t.png"), "--rows", "2"]) == 0
+    assert "latent dimensions z" in capsys.readouterr().err
+
+
+def sheet_help() -> str:
+    import argparse
+
+    from vaestudio.cli.sheet_command import add_commands
+
+    parser = argparse.ArgumentParser()
+    commands = parser.add_subparsers()
+    add_commands(commands, lambda command: None)
+    return commands.choices["sheet"].format_help()

@@ -50,7 +50,8 @@ def test_encoded_csv_has_one_row_per_test_image_with_the_right_columns(trained, 
     assert main(["export", str(model_path), "--out", str(out)]) == 0
     assert f"{TEST_IMAGES} test images" in capsys.readouterr().out
     header, rows = read_csv(out)
-    assert header == ["label", "mu_0", "mu_1", "mu_2", "logvar_0", "logvar_1", "logvar_2", "map_x", "map_y"]
+    assert header == ["label", "mu_z1", "mu_z2", "mu_z3", "logvar_z1", "logvar_z2", "logvar_z3", "map_x",
+                      "map_y"]
     assert len(rows) == TEST_IMAGES and all(len(row) == len(header) for row in rows)
 
     test = load_dataset(spec).test
@@ -65,11 +66,18 @@ def test_encoded_csv_has_one_row_per_test_image_with_the_right_columns(trained, 
 def test_the_map_can_be_two_chosen_dimensions(trained, tmp_path):
     model_path, _ = trained
     out = tmp_path / "encoded.csv"
-    assert main(["export", str(model_path), "--out", str(out), "--map", "dims", "--dims", "2", "0"]) == 0
+    assert main(["export", str(model_path), "--out", str(out), "--map", "dims", "--dims", "3", "1"]) == 0
     header, rows = read_csv(out)
     values = np.array([[float(value) for value in row] for row in rows])
-    assert np.array_equal(values[:, header.index("map_x")], values[:, header.index("mu_2")])
-    assert np.array_equal(values[:, header.index("map_y")], values[:, header.index("mu_0")])
+    assert np.array_equal(values[:, header.index("map_x")], values[:, header.index("mu_z3")])
+    assert np.array_equal(values[:, header.index("map_y")], values[:, header.index("mu_z1")])
+
+
+@pytest.mark.parametrize("dims", [("0", "1"), ("1", "4"), ("2", "2")])
+def test_dims_are_numbered_from_one(trained, tmp_path, capsys, dims):
+    model_path, _ = trained
+    assert main(["export", str(model_path), "--out", str(tmp_path / "e.csv"), "--map", "dims", "--dims", *dims]) == 2
+    assert "choose two different dimensions from 1 to 3 (z1..z3" in capsys.readouterr().err
 
 
 def test_loss_history_csv_has_one_row_per_step(trained, tmp_path):
@@ -92,7 +100,7 @@ def test_epochs_csv_has_the_per_dimension_kl(trained, tmp_path):
     assert main(["export", str(model_path), "--table", "epochs", "--out", str(out)]) == 0
     header, rows = read_csv(out)
     result = load_model(model_path).history.epochs[0]
-    assert header[:2] == ["epoch", "train_loss"] and header[-LATENT:] == ["kl_0", "kl_1", "kl_2"]
+    assert header[:2] == ["epoch", "train_loss"] and header[-LATENT:] == ["kl_z1", "kl_z2", "kl_z3"]
     assert len(rows) == 1 and rows[0][0] == "1"
     assert float(rows[0][header.index("test_loss")]) == pytest.approx(result.test.loss, rel=1e-6)
     np.testing.assert_allclose([float(v) for v in rows[0][-LATENT:]], result.test.kl_per_dim, rtol=1e-6)
@@ -121,7 +129,7 @@ def test_wrong_extension_and_mismatched_map_are_refused(trained, tmp_path, capsy
 def test_without_a_map_the_columns_stop_at_the_log_variances(tmp_path):
     encoded = EncodedSet(np.ones((2, 2), np.float32), np.zeros((2, 2), np.float32), np.array([4, 7]))
     header, rows = read_csv(write_encoded_csv(tmp_path / "e.csv", encoded))
-    assert header == encoded_columns(2, with_map=False) == ["label", "mu_0", "mu_1", "logvar_0", "logvar_1"]
+    assert header == encoded_columns(2, with_map=False) == ["label", "mu_z1", "mu_z2", "logvar_z1", "logvar_z2"]
     assert rows == [["4", "1", "1", "0", "0"], ["7", "1", "1", "0", "0"]]
 
 

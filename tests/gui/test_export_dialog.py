@@ -107,7 +107,8 @@ def test_without_a_model_it_waits_for_one(qtbot):
     config = ModelConfig("mlp", 2, 16)
     session.load_saved(SavedModel(build_model(config).eval(), TrainingConfig(model=config)))
     assert widget.save_button.isEnabled() and widget.sheet is not None
-    assert widget.first_dim.maximum() == 1
+    assert (widget.first_dim.minimum(), widget.first_dim.maximum()) == (1, 2)  # z1..z2, numbered from 1
+    assert widget.first_dim.text() == "z1" and widget.second_dim.text() == "z2"
 
 
 def test_the_explorer_plane_is_used_for_the_manifold(qtbot, session):

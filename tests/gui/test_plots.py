@@ -141,6 +141,8 @@ def test_kl_bars_show_each_dimension_and_the_active_units(qtbot):
     assert heights[0] == 2.5 and heights[2] == 0.7
     assert 0 < heights[3] < 0.1 and heights[1] == heights[3]  # collapsed dimensions stay visible as slivers
     assert bars.bars.opts["x"].tolist() == [0, 1, 2, 3]
+    ticks = bars.plot_item.getAxis("bottom")._tickLevels[0]
+    assert [text for _, text in ticks] == ["z1", "z2", "z3", "z4"]  # dimensions numbered from 1 everywhere
     colours = [brush.color().getRgb()[:3] for brush in bars.bars._brushes]
     assert colours == [USED_COLOUR, COLLAPSED_COLOUR, USED_COLOUR, COLLAPSED_COLOUR]
     assert "2 of 4" in bars.title.text()

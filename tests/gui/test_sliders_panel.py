@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
@@ -78,6 +80,8 @@ def test_sliders_are_ordered_by_kl_and_collapsed_dimensions_marked(panel):
     assert all(slider.minimum() == -300 and slider.maximum() == 300 for slider in rows)
     names = [layout.itemAtPosition(row, 0).widget().text() for row in range(4)]
     assert ["inactive" in name for name in names] == [False, False, True, True]
+    assert [re.search(r"z\d+", name).group() for name in names] == ["z2", "z3", "z1", "z4"]  # numbered from 1
+    assert [label.split(" ")[0] for label in panel.traversal._row_labels] == ["z2", "z3", "z1", "z4"]
     assert panel.traversal.dimmed_rows() == [False, False, True, True]
 
 

@@ -36,8 +36,9 @@ def add_commands(commands: argparse._SubParsersAction,
     sheet.add_argument("--padding", type=int, default=2, help="pixels between and around images (default 2)")
     sheet.add_argument("--background", default="black", help="black, white, gray or #rrggbb (default black)")
     sheet.add_argument("--colormap", choices=COLORMAP_NAMES, help="colour the pixels (default: gray, as the data)")
-    sheet.add_argument("--dims", type=int, nargs=2, default=(0, 1), metavar=("I", "J"),
-                       help="manifold: the two latent dimensions of the plane (default 0 1)")
+    sheet.add_argument("--dims", type=int, nargs=2, default=(1, 2), metavar=("I", "J"),
+                       help="manifold: the two latent dimensions of the plane, numbered from 1 as z1..zD "
+                            "(default 1 2)")
     sheet.add_argument("--extent", type=float, default=3.0, help="manifold: half-width in prior std devs (default 3)")
     sheet.add_argument("--method", default="linear", choices=["linear", "slerp"], help="interpolation path")
     sheet.add_argument("--between", default="prior", choices=["prior", "test"],
@@ -58,9 +59,20 @@ def add_commands(commands: argparse._SubParsersAction,
     export.add_argument("--map", default="auto", choices=["auto", "pca", "dims"],
                         help="encoded: the map plane of map_x, map_y (auto: the two dimensions when the latent "
                              "is 2-D, else PCA)")
-    export.add_argument("--dims", type=int, nargs=2, default=(0, 1), metavar=("I", "J"),
-                        help="with --map dims: the two dimensions (default 0 1)")
+    export.add_argument("--dims", type=int, nargs=2, default=(1, 2), metavar=("I", "J"),
+                        help="with --map dims: the two dimensions, numbered from 1 as z1..zD (default 1 2)")
     add_data_options(export)
+
+
+def dimension_indices(dims: list[int] | tuple[int, int], latent_dim: int) -> tuple[int, int]:
+    """`--dims I J` (numbered from 1, as z1..zD everywhere a person reads them) as 0-based indices."""
+    from vaestudio.core.errors import ConfigError
+
+    first, second = (int(value) for value in dims)
+    if not (1 <= first <= latent_dim and 1 <= second <= latent_dim) or first == second:
+        raise ConfigError(f"--dims {first} {second}: choose two different dimensions from 1 to {latent_dim} "
+                          f"(z1..z{latent_dim}; this model's latent has {latent_dim}).")
+    return first - 1, second - 1
 
 
 def _show_progress(message: str, fraction: float | None) -> None:
@@ -84,6 +96,7 @@ def sheet(args: argparse.Namespace) -> int:
         traversal_dimensions,
         with_defaults,
     )
+    from vaestudio.core.latent.tables import dimension_name
     from vaestudio.core.models.model_files import open_model
 
     suffix = check_sheet_path(args.out, args.kind)
@@ -93,7 +106,7 @@ def sheet(args: argparse.Namespace) -> int:
     spec = SheetSpec(kind=args.kind, rows=rows if args.rows is None else args.rows,
                      cols=cols if args.cols is None else args.cols, padding=args.padding,
                      scale=args.scale, background=args.background, colormap=args.colormap, seed=args.seed,
-                     dims=tuple(args.dims), extent=args.extent, method=args.method, between=args.between,
+                     dims=dimension_indices(args.dims, latent_dim), extent=args.extent, method=args.method, between=args.between,
                      traversal_range=args.traversal_range, frame_ms=args.frame_ms, bounce=args.bounce)
     kl_per_dim = saved.history.epochs[-1].test.kl_per_dim if saved.history.epochs else None
     spec = with_defaults(spec, latent_dim, kl_per_dim).validate(latent_dim)
@@ -106,7 +119,7 @@ def sheet(args: argparse.Namespace) -> int:
         height, width = made.picture.shape[:2]
         print(f"Wrote {args.out}: {width} x {height} pixels.")
     if spec.kind == "traversal":
-        dims = ", ".join(map(str, traversal_dimensions(spec, latent_dim)))
+        dims = ", ".join(dimension_name(index) for index in traversal_dimensions(spec, latent_dim))
         print(f"Rows show latent dimensions {dims}{' (most KL first)' if kl_per_dim else ''}.", file=sys.stderr)
     return 0
 
@@ -134,7 +147,7 @@ def export_table(args: argparse.Namespace) -> int:
         return 0
     test = _test_images(saved, args.data_dir)
     encoded = encode_images(saved.model, test.images, test.labels)
-    projection = map_projection(encoded.mu, args.map, tuple(args.dims))
+    projection = map_projection(encoded.mu, args.map, dimension_indices(args.dims, saved.config.latent_dim))
     write_encoded_csv(args.out, encoded, projection.to_map(encoded.mu))
     print(f"Wrote {args.out}: {len(test)} test images of {test.name}, map {projection.name}.")
     return 0

@@ -17,6 +17,7 @@ from vaestudio.core.models.pretrained import default_bundled_model, resources_di
 from vaestudio.core.training.thread_tuning import single_torch_thread
 from vaestudio.gui.explorer.workspace import ExplorerWorkspace
 from vaestudio.gui.main_window import MainWindow
+from vaestudio.gui.widgets.exception_hook import install_exception_hook
 
 ORGANIZATION = "VAE Studio"
 APPLICATION = "VAE Studio"
@@ -91,6 +92,7 @@ def run_app(argv: list[str] | None = None) -> int:
     """Open the VAE Studio window and run until it closes; returns the exit status."""
     app = QApplication.instance() or QApplication(sys.argv if argv is None else ["vaestudio", *argv])
     configure_application(app)
+    install_exception_hook()
     warm_up_torch()
     window = create_main_window()
     app.aboutToQuit.connect(window.shutdown)

@@ -9,13 +9,12 @@ model-file actions (open, save, run folders) live in `model_file_actions`.
 
 from __future__ import annotations
 
-import functools
 import logging
 import shutil
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -342,10 +341,8 @@ class MainWindow(QMainWindow):
         return self.menus.add_file_action(text, slot, shortcut)
 
     def tab_shortcuts(self) -> None:
-        """Ctrl+1, Ctrl+2, … switch to the first tabs (Training, Latent space, …)."""
-        for index in range(min(self.tabs.count(), 9)):
-            shortcut = QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self)
-            shortcut.activated.connect(functools.partial(self.tabs.setCurrentIndex, index))
+        """View menu entries for the tabs (Training, Latent space, …) on Ctrl+1, Ctrl+2, …"""
+        self.menus.add_tab_actions(self.tabs)
 
     def restore_splitter(self, splitter: QSplitter) -> None:
         """Give a panel's splitter (named by objectName) the sizes it had when the window last closed."""

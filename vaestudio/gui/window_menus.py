@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QTabWidget, QWidget
 
 from vaestudio import __version__
 
@@ -26,6 +27,11 @@ def add_action(owner: QWidget, menu: QMenu, text: str, slot: Callable, shortcut:
     action.triggered.connect(slot)
     menu.addAction(action)
     return action
+
+
+def menu_term(title: str) -> str:
+    """A loss term's check-box title as it reads after "Show": "Total" -> "total", "KL" stays "KL"."""
+    return title if title.isupper() else title.lower()
 
 
 def show_about(parent: QWidget) -> None:
@@ -59,13 +65,16 @@ class WindowMenus:
 
         menu = menu_bar.addMenu("&View")
         self.view_menu = menu
+        self._tab_entries = menu.addSeparator()  # the tabs' entries go above this line
         menu.addAction(window.setup_dock.toggleViewAction())
         loss_plot = window.loss_plot
         self.log_action = add_action(window, menu, "&Log scale", loss_plot.set_log_scale, "Ctrl+L", checkable=True)
         loss_plot.log_box.toggled.connect(self.log_action.setChecked)
         menu.addSeparator()
         for box in loss_plot.term_boxes.values():
-            action = add_action(window, menu, f"Show {box.text().lower()}", box.setChecked, checkable=True)
+            # a Python slot: Qt hands a bound C++ method like box.setChecked no `checked` argument
+            action = add_action(window, menu, f"Show {menu_term(box.text())}",
+                                lambda checked, box=box: box.setChecked(checked), checkable=True)
             action.setChecked(box.isChecked())
             box.toggled.connect(action.setChecked)
 
@@ -78,6 +87,21 @@ class WindowMenus:
         action = add_action(self._window, self.file_menu, text, slot, shortcut)
         self.file_menu.insertAction(self._file_extras, action)
         return action
+
+    def add_tab_actions(self, tabs: QTabWidget) -> list[QAction]:
+        """One View entry per tab of `tabs` (the first nine), on Ctrl+1, Ctrl+2, … at the top of the menu."""
+        actions = []
+        for index in range(min(tabs.count(), 9)):
+            action = QAction(tabs.tabText(index), self._window)
+            action.setShortcut(QKeySequence(f"Ctrl+{index + 1}"))
+            action.triggered.connect(partial(self._show_tab, tabs, index))
+            self.view_menu.insertAction(self._tab_entries, action)
+            actions.append(action)
+        return actions
+
+    @staticmethod
+    def _show_tab(tabs: QTabWidget, index: int, *_: object) -> None:
+        tabs.setCurrentIndex(index)
 
     def enable_file_actions(self, training: bool, has_model: bool) -> None:
         """Open only between runs; Save as once a model is loaded."""

@@ -59,9 +59,20 @@ def map_projection(mu: np.ndarray, method: str = "auto", dims: tuple[int, int] =
     raise ConfigError(f"Unknown map {method!r}: choose one of {', '.join(MAP_CHOICES)}.")
 
 
+def dimension_name(index: int) -> str:
+    """The name a person reads for the 0-based latent dimension `index`: z1 for 0, … (numbered from 1)."""
+    return f"z{index + 1}"
+
+
+def dimension_names(latent_dim: int) -> list[str]:
+    """z1 .. zD."""
+    return [dimension_name(index) for index in range(latent_dim)]
+
+
 def encoded_columns(latent_dim: int, with_map: bool = True) -> list[str]:
-    """label, mu_0 .. mu_{D-1}, logvar_0 .. logvar_{D-1}[, map_x, map_y]."""
-    columns = ["label"] + [f"mu_{i}" for i in range(latent_dim)] + [f"logvar_{i}" for i in range(latent_dim)]
+    """label, mu_z1 .. mu_zD, logvar_z1 .. logvar_zD[, map_x, map_y] (dimensions named as the window names them)."""
+    names = dimension_names(latent_dim)
+    columns = ["label"] + [f"mu_{name}" for name in names] + [f"logvar_{name}" for name in names]
     return columns + (["map_x", "map_y"] if with_map else [])
 
 
@@ -90,7 +101,7 @@ def write_history_csv(path: str | Path, history: TrainingHistory) -> Path:
 def write_epochs_csv(path: str | Path, history: TrainingHistory) -> Path:
     """One row per epoch: train and test losses, active units, time, then the test KL of each dimension."""
     dims = max((len(result.test.kl_per_dim) for result in history.epochs), default=0)
-    header = list(EPOCH_COLUMNS) + [f"kl_{i}" for i in range(dims)]
+    header = list(EPOCH_COLUMNS) + [f"kl_{name}" for name in dimension_names(dims)]
     rows = []
     for result in history.epochs:
         test = result.test

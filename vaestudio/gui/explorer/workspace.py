@@ -90,7 +90,8 @@ class ExplorerWorkspace(QObject):
 
     def _add_actions(self) -> None:
         window = self.window
-        export = window.add_file_action("&Export images…", self.open_export_dialog, "Ctrl+E")
+        # triggered(bool) would pass its `checked` flag as the kind: call with no arguments.
+        export = window.add_file_action("&Export images…", lambda: self.open_export_dialog(), "Ctrl+E")
         export.setToolTip("Sample sheets, the manifold grid, interpolations, reconstructions and traversals")
         window.add_file_action("Export loss &plot…", lambda: self._export_plot(window.loss_plot.plot_widget, "loss"))
         window.add_file_action("Export latent &map…", lambda: self._export_plot(self.explorer.latent_map.plot, "map"))

@@ -260,13 +260,13 @@ class SlidersPanel(QWidget):
         inactive = set(self.inactive_dimensions())
         for dimension, label in self._name_labels.items():
             if self.kl is None:
-                label.setText(f"z{dimension}")
+                label.setText(f"z{dimension + 1}")
                 label.setToolTip("KL unknown: this model has no test evaluation")
             elif dimension in inactive:
-                label.setText(f"<span style='color:#999'>z{dimension} · {self.kl[dimension]:.2f} · inactive</span>")
+                label.setText(f"<span style='color:#999'>z{dimension + 1} · {self.kl[dimension]:.2f} · inactive</span>")
                 label.setToolTip("Its KL is near zero: the encoder ignores this dimension (collapsed to the prior)")
             else:
-                label.setText(f"z{dimension} · {self.kl[dimension]:.2f}")
+                label.setText(f"z{dimension + 1} · {self.kl[dimension]:.2f}")
                 label.setToolTip(f"mean KL {self.kl[dimension]:.3f} nats on the test set")
 
     def _place_slider(self, dimension: int) -> None:
@@ -312,7 +312,7 @@ class SlidersPanel(QWidget):
         for row, dimension in enumerate(rows):
             latents[row * len(TRAVERSAL_VALUES):(row + 1) * len(TRAVERSAL_VALUES), dimension] = TRAVERSAL_VALUES
         inactive = set(self.inactive_dimensions())
-        labels = [f"z{d}" if self.kl is None else f"z{d}  {self.kl[d]:.2f}" for d in rows]
+        labels = [f"z{d + 1}" if self.kl is None else f"z{d + 1}  {self.kl[d]:.2f}" for d in rows]
         self.traversal.set_images(decode_latents(model, latents), row_labels=labels,
                                   column_labels=["0" if value == 0 else f"{value:+g}" for value in TRAVERSAL_VALUES],
                                   dimmed_rows=[int(d) in inactive for d in rows])

@@ -63,7 +63,7 @@ class KLBars(QWidget):
             self.plot_item.setYRange(0, top, padding=0.04)
             axis = self.plot_item.getAxis("bottom")
             every = max(1, int(np.ceil(count / 16)))
-            axis.setTicks([[(index, str(index)) for index in range(0, count, every)]])
+            axis.setTicks([[(index, f"z{index + 1}") for index in range(0, count, every)]])
         self.title.setText(self._title(count))
 
     def clear(self) -> None:

@@ -150,7 +150,9 @@ class ExportDialog(QDialog):
             self.format_box.addItem(title, key)
         self.extent_spin = QDoubleSpinBox(minimum=0.5, maximum=10.0, singleStep=0.5, value=3.0, decimals=1)
         self.extent_spin.setSuffix(" std")
-        self.first_dim, self.second_dim = self._spin(0, 127, 0), self._spin(0, 127, 1)
+        self.first_dim, self.second_dim = self._spin(1, 128, 1), self._spin(1, 128, 2)  # z1..zD, numbered from 1
+        self.first_dim.setPrefix("z")
+        self.second_dim.setPrefix("z")
         self.dims_row = QHBoxLayout()
         self.dims_row.addWidget(self.first_dim)
         self.dims_row.addWidget(self.second_dim)
@@ -248,7 +250,7 @@ class ExportDialog(QDialog):
             kind=kind, rows=self.rows_spin.value(), cols=self.cols_spin.value(), padding=self.padding_spin.value(),
             scale=self.scale_spin.value(), background=self.background_box.currentText(),
             colormap=self.colormap_box.currentData(), seed=self.seed_spin.value(),
-            dims=(self.first_dim.value(), self.second_dim.value()), extent=self.extent_spin.value(),
+            dims=(self.first_dim.value() - 1, self.second_dim.value() - 1), extent=self.extent_spin.value(),
             projection=self.projection if use_context else None, method=self.method_box.currentText(),
             between=self.between_box.currentData(), endpoints=self.endpoints if use_context else None,
             traversal_range=self.range_spin.value(), origin=self.origin if use_context else None,
@@ -274,6 +276,9 @@ class ExportDialog(QDialog):
             return
         try:
             spec = self.spec()
+            if spec.kind == "manifold" and spec.projection is None and spec.dims[0] == spec.dims[1]:
+                self._show_message("Choose two different dimensions for the manifold's plane.")
+                return
             test_images = self.test_data.images if self.test_data is not None and needs_test_images(spec) else None
             self.sheet = make_sheet(model, spec, test_images)
         except VaeStudioError as error:
@@ -334,8 +339,8 @@ class ExportDialog(QDialog):
     def _model_changed(self) -> None:
         model = self.session.model
         if model is not None:
-            self.first_dim.setMaximum(model.latent_dim - 1)
-            self.second_dim.setMaximum(model.latent_dim - 1)
+            self.first_dim.setMaximum(model.latent_dim)
+            self.second_dim.setMaximum(model.latent_dim)
         self._kind_changed()
 
     def _kind_changed(self) -> None:
