@@ -222,3 +222,9 @@ def test_here_a_missing_library_ends_with_the_install_line_not_an_abort() -> Non
                             text=True, timeout=120)
     assert result.returncode == 2, result.stderr
     assert len([line for line in result.stderr.splitlines() if "sudo apt-get install" in line]) == 1
+
+
+def test_the_readme_installs_every_library_the_check_asks_for() -> None:
+    readme = (REPOSITORY / "README.md").read_text(encoding="utf-8")
+    install = next(line for line in readme.splitlines() if line.startswith("sudo apt-get install "))
+    assert install.split()[3:] == list(dict.fromkeys(app.XCB_PLUGIN_LIBRARIES.values()))
