@@ -442,3 +442,5 @@ def test_real_mnist() -> None:
     assert splits.train.labels[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
     assert torch.bincount(splits.test.labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert int(splits.train.images.max()) == 255
+    test = load_split("mnist", "test", data_dir=MNIST_DIR, download=False)
+    assert torch.equal(test.images, splits.test.images) and torch.equal(test.labels, splits.test.labels)
