@@ -29,7 +29,7 @@ from vaestudio.core.data.class_names import (
     recognise_published_files,
 )
 from vaestudio.core.data.idx import read_idx_labels, read_idx_pair
-from vaestudio.core.data.image_folders import IMAGE_SUFFIXES, read_image_folder  # noqa: F401 (IMAGE_SUFFIXES: for the Run form)
+from vaestudio.core.data.image_folders import read_image_folder
 from vaestudio.core.data.paths import data_search_dirs, default_data_dir
 from vaestudio.core.errors import ConfigError, DataFileError, DatasetError
 
