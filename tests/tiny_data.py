@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
-from vaestudio.core.data.datasets import DatasetSplits, ImageDataset
+from vaestudio.core.data.datasets import DatasetSplits, ImageDataset, list_datasets
 from vaestudio.core.data.idx import write_idx_images, write_idx_labels
 
 
@@ -37,3 +38,19 @@ def write_idx_folder(folder, train: int = 256, test: int = 64) -> None:
         images, labels = make_digits(count, seed)
         write_idx_images(folder / f"{prefix}-images-idx3-ubyte", images)
         write_idx_labels(folder / f"{prefix}-labels-idx1-ubyte", labels)
+
+
+def find_mnist() -> str | None:
+    """The folder holding MNIST/raw/ among the folders VAE Studio searches for datasets, or None.
+
+    Those are $VAESTUDIO_DATA_DIR and the user data folder (where `vaestudio data fetch mnist`
+    puts it), so a copy fetched by VAE Studio itself is found too.
+    """
+    mnist = next(info for info in list_datasets() if info.name == "mnist")
+    return str(mnist.location) if mnist.available else None
+
+
+# Looked up once, at collection: the tests' fixtures point VAESTUDIO_HOME at temporary folders.
+MNIST_DIR = find_mnist()
+needs_mnist = pytest.mark.skipif(MNIST_DIR is None, reason="needs MNIST: set VAESTUDIO_DATA_DIR to a folder holding "
+                                 "MNIST/raw/, or run `vaestudio data fetch mnist`")

@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from tiny_data import write_idx_folder
@@ -72,11 +73,67 @@ def test_data_list(capsys):
         assert name in out
 
 
-def test_eval_checks_the_device_before_reading_data(idx_spec, tmp_path, capsys, monkeypatch):
-    out = tmp_path / "model.safetensors"
-    main(["train", "--dataset", idx_spec, "--epochs", "1", "--latent-dim", "2", "--hidden", "16", "--out", str(out)])
-    import vaestudio.cli.commands as commands
+@pytest.fixture
+def model_file(idx_spec, tmp_path):
+    """An untrained model file (latent 2) whose dataset is the tiny IDX folder."""
+    import torch
 
-    monkeypatch.setattr(commands, "load_dataset", lambda *a, **k: pytest.fail("data read before the device check"))
-    assert main(["eval", str(out), "--device", "banana"]) == 2
-    assert "Unknown device 'banana'" in capsys.readouterr().err
+    from vaestudio.core.models.model_files import save_model
+    from vaestudio.core.models.networks import ModelConfig, build_model
+    from vaestudio.core.models.training_config import TrainingConfig
+
+    torch.manual_seed(0)
+    config = TrainingConfig(dataset=idx_spec, model=ModelConfig("mlp", 2, 16))
+    return save_model(tmp_path / "model.safetensors", build_model(config.model), config, epoch=0)
+
+
+@pytest.fixture
+def no_data_reads(monkeypatch):
+    """Any dataset read (both splits or one) fails the test."""
+    from vaestudio.core.data import datasets
+
+    monkeypatch.setattr(datasets, "_load", lambda *a, **k: pytest.fail("data read before the device check"))
+
+
+@pytest.mark.parametrize("command", [["eval"], ["sheet", "--kind", "reconstructions", "--out", "sheet.png"]])
+@pytest.mark.parametrize("device, message", [
+    ("banana", "Unknown device 'banana'"),
+    ("cuda", "CUDA was requested but no CUDA GPU is available here"),
+])
+def test_eval_and_sheet_check_the_device_before_reading_data(model_file, no_data_reads, command, device, message,
+                                                             capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main([command[0], str(model_file), *command[1:], "--device", device]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_eval_and_sheet_read_only_the_test_images(model_file, tmp_path, capsys, monkeypatch):
+    from vaestudio.core.data import datasets
+
+    read = []
+    real_read_pair = datasets.read_idx_pair
+
+    def recording(images, labels):
+        read.append(Path(images).name)
+        return real_read_pair(images, labels)
+
+    monkeypatch.setattr(datasets, "read_idx_pair", recording)
+    assert main(["eval", str(model_file), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["images"] == 64
+    out = tmp_path / "pairs.png"
+    assert main(["sheet", str(model_file), "--kind", "reconstructions", "--out", str(out), "--rows", "1"]) == 0
+    assert out.is_file() and read == ["t10k-images-idx3-ubyte", "t10k-images-idx3-ubyte"]
+
+
+@pytest.mark.parametrize("command, example", [
+    (["sheet", "--kind", "traversal"], "traversal.png"),
+    (["export", "--table", "history"], "history.csv"),
+])
+def test_an_output_folder_is_called_a_folder(model_file, tmp_path, command, example, capsys):
+    for out in (f"{tmp_path}/", f"{tmp_path / 'new'}/"):
+        assert main([command[0], str(model_file), *command[1:], "--out", out]) == 2
+        err = capsys.readouterr().err
+        assert f"{out} is a folder; give a file name such as {Path(out) / example}." in err
+        assert "no extension" not in err

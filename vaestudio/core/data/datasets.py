@@ -6,13 +6,15 @@ A dataset is named by a spec string:
   (`<dir>/<Folder>/raw/`) in each of `data_search_dirs()`, then downloaded if allowed;
 - `idx:<folder>`: any folder holding the four MNIST-format IDX files;
 - `images:<folder>`: one sub-folder of PNG/JPEG files per class, optionally under train/ and test/.
+
+`load_dataset` reads both splits, `load_split` one of them.
 """
 
 from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +22,14 @@ import numpy as np
 import torch
 
 from vaestudio.core.data import mnist_wheel
-from vaestudio.core.data.idx import IMAGE_SIDE, read_idx_pair
+from vaestudio.core.data.class_names import (
+    CLASSES_FILE,
+    names_for_labels,
+    read_classes_file,
+    recognise_published_files,
+)
+from vaestudio.core.data.idx import read_idx_labels, read_idx_pair
+from vaestudio.core.data.image_folders import read_image_folder
 from vaestudio.core.data.paths import data_search_dirs, default_data_dir
 from vaestudio.core.errors import ConfigError, DataFileError, DatasetError
 
@@ -98,9 +107,9 @@ NAMED_DATASETS: dict[str, NamedDataset] = {
     ),
 }
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 _IDX_NAME = re.compile(r"^(train|t10k|test)-(images|labels)[-.]idx([13])-ubyte(\.gz)?$", re.IGNORECASE)
 _SPLIT_OF_PREFIX = {"train": "train", "t10k": "test", "test": "test"}
+SPLITS = ("train", "test")
 _FILE_ROLES = (("train", "images"), ("train", "labels"), ("test", "images"), ("test", "labels"))
 _HOW_TO_GET_DATA = (
     "To fix this: run `vaestudio data fetch {name}` on a machine with internet access, or copy the "
@@ -248,18 +257,23 @@ def _to_dataset(name: str, split: str, images: np.ndarray, labels: np.ndarray, c
     )
 
 
-def _read_splits(files: dict[tuple[str, str], Path], progress: Progress | None
-                 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    _report(progress, f"Reading the training images in {files['train', 'images'].parent}", 0.0)
-    train = read_idx_pair(files["train", "images"], files["train", "labels"])
-    _report(progress, "Reading the test images", 0.8)
-    test = read_idx_pair(files["test", "images"], files["test", "labels"])
-    if len(train[0]) == 0:
+def _read_splits(files: dict[tuple[str, str], Path], splits: Sequence[str], progress: Progress | None
+                 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    arrays = {}
+    for split in splits:
+        if split == "train":
+            _report(progress, f"Reading the training images in {files['train', 'images'].parent}", 0.0)
+        else:
+            where = "" if arrays else f" in {files['test', 'images'].parent}"
+            _report(progress, f"Reading the test images{where}", 0.8 if arrays else 0.0)
+        arrays[split] = read_idx_pair(files[split, "images"], files[split, "labels"])
+    if "train" in arrays and len(arrays["train"][0]) == 0:
         raise DatasetError(f"{files['train', 'images']}: holds no images; a dataset needs training images.")
-    return train, test
+    return arrays
 
 
-def _load_named(name: str, data_dir: str | Path | None, download: bool, progress: Progress | None) -> DatasetSplits:
+def _load_named(name: str, data_dir: str | Path | None, download: bool, progress: Progress | None,
+                splits: Sequence[str]) -> dict[str, ImageDataset]:
     entry = NAMED_DATASETS[name]
     attempts: list[str] = []
     root = _locate(entry, data_dir, attempts)
@@ -269,15 +283,26 @@ def _load_named(name: str, data_dir: str | Path | None, download: bool, progress
         raise _not_found(name, entry, attempts, download)
     raw = root / entry.folder / "raw"
     try:
-        train, test = _read_splits(find_idx_files(raw), progress)
+        arrays = _read_splits(find_idx_files(raw), splits, progress)
     except DataFileError as error:
         raise DataFileError(f"{error} For a fresh copy, delete {raw} and run `vaestudio data fetch {name}`.") from None
-    classes = list(entry.class_names)
     _report(progress, f"{entry.title} loaded", 1.0)
-    return DatasetSplits(_to_dataset(name, "train", *train, classes), _to_dataset(name, "test", *test, classes))
+    return {split: _to_dataset(name, split, *arrays[split], list(entry.class_names)) for split in splits}
 
 
-def _load_idx_folder(spec: DatasetSpec, progress: Progress | None) -> DatasetSplits:
+def _idx_class_names(folder: Path, files: dict[tuple[str, str], Path], present: np.ndarray) -> list[str]:
+    """Names of the label values present: from classes.txt, else a recognised published dataset, else the values."""
+    values = [int(value) for value in present]
+    listed = read_classes_file(folder)
+    if listed is not None:
+        return names_for_labels(listed, values, folder / CLASSES_FILE)
+    recognised = recognise_published_files(files)
+    if recognised is not None and max(values) < len(NAMED_DATASETS[recognised].class_names):
+        return [NAMED_DATASETS[recognised].class_names[value] for value in values]
+    return [str(value) for value in values]
+
+
+def _load_idx_folder(spec: DatasetSpec, progress: Progress | None, splits: Sequence[str]) -> dict[str, ImageDataset]:
     folder = spec.path
     if not folder.is_dir():
         raise DatasetError(f"{spec.name}: the folder {folder} does not exist. Check the path after 'idx:'.")
@@ -294,15 +319,40 @@ def _load_idx_folder(spec: DatasetSpec, progress: Progress | None) -> DatasetSpl
             "recognised. Point idx: at the folder that holds the files (in torchvision's layout "
             "that is <root>/MNIST/raw)."
         )
-    (train_x, train_y), (test_x, test_y) = _read_splits(files, progress)
-    present = np.union1d(np.unique(train_y), np.unique(test_y))
-    if not np.array_equal(present, np.arange(len(present))):
-        train_y, test_y = np.searchsorted(present, train_y), np.searchsorted(present, test_y)
-    classes = [str(int(label)) for label in present]
-    return DatasetSplits(
-        _to_dataset(spec.name, "train", train_x, train_y, classes),
-        _to_dataset(spec.name, "test", test_x, test_y, classes),
-    )
+    arrays = _read_splits(files, splits, progress)
+    # Labels are numbered over both splits, so one split loaded alone is numbered as when both are.
+    all_labels = [arrays[split][1] if split in arrays else read_idx_labels(files[split, "labels"]) for split in SPLITS]
+    present = np.union1d(*(np.unique(labels) for labels in all_labels))
+    classes = _idx_class_names(folder, files, present)
+    renumber = not np.array_equal(present, np.arange(len(present)))
+    loaded = {}
+    for split in splits:
+        images, labels = arrays[split]
+        loaded[split] = _to_dataset(spec.name, split, images, np.searchsorted(present, labels) if renumber else labels,
+                                    list(classes))
+    return loaded
+
+
+def _load_image_folder(spec: DatasetSpec, progress: Progress | None, splits: Sequence[str]) -> dict[str, ImageDataset]:
+    arrays, classes = read_image_folder(spec.name, spec.path, splits, progress)
+    listed = read_classes_file(spec.path)
+    if listed is not None:
+        if len(listed) != len(classes):
+            raise DataFileError(
+                f"{spec.path / CLASSES_FILE} names {len(listed)} classes but {spec.path} has {len(classes)} class "
+                f"folders ({', '.join(classes)}): write one name a line, in the order of the folders' names.")
+        classes = listed
+    return {split: _to_dataset(spec.name, split, *arrays[split], list(classes)) for split in splits}
+
+
+def _load(spec: str, data_dir: str | Path | None, download: bool, progress: Progress | None,
+          splits: Sequence[str]) -> dict[str, ImageDataset]:
+    parsed = parse_dataset_spec(spec)
+    if parsed.kind == "named":
+        return _load_named(parsed.name, data_dir, download, progress, splits)
+    if parsed.kind == "idx":
+        return _load_idx_folder(parsed, progress, splits)
+    return _load_image_folder(parsed, progress, splits)
 
 
 def load_dataset(spec: str = "mnist", data_dir: str | Path | None = None, download: bool = True,
@@ -312,86 +362,21 @@ def load_dataset(spec: str = "mnist", data_dir: str | Path | None = None, downlo
     Named datasets are looked for in `data_search_dirs(data_dir)`; if absent and `download`
     is true they are downloaded with torchvision (MNIST also from the Python package index).
     For `idx:<folder>`, labels are renumbered 0..K-1 in order of value when the values
-    present have gaps, and `class_names` holds the original values.
+    present have gaps. Class names of folders come from a `classes.txt` in the folder, or
+    from the published dataset the IDX files are recognised as (see `class_names`), else
+    they are the label values (IDX) or the class folders' names (images).
     """
-    parsed = parse_dataset_spec(spec)
-    if parsed.kind == "named":
-        return _load_named(parsed.name, data_dir, download, progress)
-    if parsed.kind == "idx":
-        return _load_idx_folder(parsed, progress)
-    train, test, classes = _load_image_folder(parsed, progress)
-    return DatasetSplits(
-        _to_dataset(parsed.name, "train", *train, classes),
-        _to_dataset(parsed.name, "test", *test, classes),
-    )
+    loaded = _load(spec, data_dir, download, progress, SPLITS)
+    return DatasetSplits(loaded["train"], loaded["test"])
 
 
-def _class_folders(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
+def load_split(spec: str, split: str, data_dir: str | Path | None = None, download: bool = True,
+               progress: Progress | None = None) -> ImageDataset:
+    """Load one split ("train" or "test") of the dataset named by `spec`, as `load_dataset` would.
 
-
-def _image_files(folder: Path) -> list[Path]:
-    def is_image(path: Path) -> bool:
-        return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
-
-    return sorted((p for p in folder.iterdir() if is_image(p)), key=lambda p: p.name)
-
-
-def _read_image(path: Path) -> np.ndarray:
-    """One image as 28x28 uint8 grayscale (PIL converts colour, LANCZOS shrinks)."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            gray = image.convert("L")
-            if gray.size != (IMAGE_SIDE, IMAGE_SIDE):
-                gray = gray.resize((IMAGE_SIDE, IMAGE_SIDE), Image.Resampling.LANCZOS)
-            return np.asarray(gray, dtype=np.uint8)
-    except Exception as error:
-        raise DataFileError(
-            f"{path}: cannot be read as an image ({type(error).__name__}: {error}). Replace or remove the file."
-        ) from None
-
-
-def _stack(files: list[tuple[Path, int]]) -> tuple[np.ndarray, np.ndarray]:
-    images = np.empty((len(files), IMAGE_SIDE, IMAGE_SIDE), dtype=np.uint8)
-    for index, (path, _) in enumerate(files):
-        images[index] = _read_image(path)
-    return images, np.array([label for _, label in files], dtype=np.int64)
-
-
-def _load_image_folder(spec: DatasetSpec, progress: Progress | None
-                       ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray], list[str]]:
-    """Read class folders of images, from train/ and test/ if both exist, else split every 10th file off."""
-    folder = spec.path
-    if not folder.is_dir():
-        raise DatasetError(f"{spec.name}: the folder {folder} does not exist. Check the path after 'images:'.")
-    layout = "put the images in one sub-folder per class, e.g. {0}/cat/1.png and {0}/dog/1.png".format(folder)
-    split_roots = {name: folder / name for name in ("train", "test")}
-    presplit = all(path.is_dir() and _class_folders(path) for path in split_roots.values())
-    roots = list(split_roots.values()) if presplit else [folder]
-    classes = sorted({c.name for root in roots for c in _class_folders(root)})
-    if not classes:
-        raise DatasetError(f"{spec.name}: {folder} holds no class sub-folders; {layout}.")
-    per_split: dict[str, list[tuple[Path, int]]] = {"train": [], "test": []}
-    for label, name in enumerate(classes):
-        for root in roots:
-            class_folder = root / name
-            files = _image_files(class_folder) if class_folder.is_dir() else []
-            if class_folder.is_dir() and not files:
-                raise DatasetError(
-                    f"{spec.name}: the class folder {class_folder} holds no PNG or JPEG images; "
-                    "add images or remove the folder."
-                )
-            if presplit:
-                per_split[root.name].extend((path, label) for path in files)
-                continue
-            held_out = {i for i in range(len(files)) if i % 10 == 9} or ({len(files) - 1} if len(files) >= 2 else set())
-            for index, path in enumerate(files):
-                per_split["test" if index in held_out else "train"].append((path, label))
-    if not per_split["train"]:
-        raise DatasetError(f"{spec.name}: {folder} holds no training images; {layout}.")
-    _report(progress, f"Reading {len(per_split['train']) + len(per_split['test'])} images from {folder}", None)
-    result = _stack(per_split["train"]), _stack(per_split["test"]), classes
-    _report(progress, f"{spec.name} loaded", 1.0)
-    return result
+    Only that split's images are read (evaluating a model needs the 10,000 test images, not
+    the 60,000 training ones); labels and class names are the same as with `load_dataset`.
+    """
+    if split not in SPLITS:
+        raise ConfigError(f"unknown split {split!r}: use {' or '.join(SPLITS)}.")
+    return _load(spec, data_dir, download, progress, (split,))[split]

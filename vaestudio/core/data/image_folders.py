@@ -1,0 +1,98 @@
+"""Datasets read from folders of images: one sub-folder of PNG/JPEG files per class.
+
+With `train/` and `test/` sub-folders (each holding the class folders) those are the splits;
+otherwise every tenth file of each class is held out as the test split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from vaestudio.core.data.idx import IMAGE_SIDE
+from vaestudio.core.errors import DataFileError, DatasetError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+Progress = Callable[[str, "float | None"], None]
+LabelledImages = tuple[np.ndarray, np.ndarray]
+
+
+def class_folders(folder: Path) -> list[Path]:
+    """The visible sub-folders of `folder`, sorted by name."""
+    return sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
+
+
+def _image_files(folder: Path) -> list[Path]:
+    def is_image(path: Path) -> bool:
+        return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+
+    return sorted((p for p in folder.iterdir() if is_image(p)), key=lambda p: p.name)
+
+
+def _read_image(path: Path) -> np.ndarray:
+    """One image as 28x28 uint8 grayscale (PIL converts colour, LANCZOS shrinks)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            gray = image.convert("L")
+            if gray.size != (IMAGE_SIDE, IMAGE_SIDE):
+                gray = gray.resize((IMAGE_SIDE, IMAGE_SIDE), Image.Resampling.LANCZOS)
+            return np.asarray(gray, dtype=np.uint8)
+    except Exception as error:
+        raise DataFileError(
+            f"{path}: cannot be read as an image ({type(error).__name__}: {error}). Replace or remove the file."
+        ) from None
+
+
+def _stack(files: list[tuple[Path, int]]) -> LabelledImages:
+    images = np.empty((len(files), IMAGE_SIDE, IMAGE_SIDE), dtype=np.uint8)
+    for index, (path, _) in enumerate(files):
+        images[index] = _read_image(path)
+    return images, np.array([label for _, label in files], dtype=np.int64)
+
+
+def read_image_folder(name: str, folder: Path, splits: Sequence[str], progress: Progress | None = None
+                      ) -> tuple[dict[str, LabelledImages], list[str]]:
+    """The images of the requested `splits` ("train", "test") and the class folders' names.
+
+    Every split's files are listed (which file goes where depends on all of them), but only
+    the requested splits' images are decoded.
+    """
+    if not folder.is_dir():
+        raise DatasetError(f"{name}: the folder {folder} does not exist. Check the path after 'images:'.")
+    layout = f"put the images in one sub-folder per class, e.g. {folder}/cat/1.png and {folder}/dog/1.png"
+    split_roots = {split: folder / split for split in ("train", "test")}
+    presplit = all(path.is_dir() and class_folders(path) for path in split_roots.values())
+    roots = list(split_roots.values()) if presplit else [folder]
+    classes = sorted({c.name for root in roots for c in class_folders(root)})
+    if not classes:
+        raise DatasetError(f"{name}: {folder} holds no class sub-folders; {layout}.")
+    per_split: dict[str, list[tuple[Path, int]]] = {"train": [], "test": []}
+    for label, class_name in enumerate(classes):
+        for root in roots:
+            class_folder = root / class_name
+            files = _image_files(class_folder) if class_folder.is_dir() else []
+            if class_folder.is_dir() and not files:
+                raise DatasetError(
+                    f"{name}: the class folder {class_folder} holds no PNG or JPEG images; "
+                    "add images or remove the folder."
+                )
+            if presplit:
+                per_split[root.name].extend((path, label) for path in files)
+                continue
+            held_out = {i for i in range(len(files)) if i % 10 == 9} or ({len(files) - 1} if len(files) >= 2 else set())
+            for index, path in enumerate(files):
+                per_split["test" if index in held_out else "train"].append((path, label))
+    if not per_split["train"]:
+        raise DatasetError(f"{name}: {folder} holds no training images; {layout}.")
+    count = sum(len(per_split[split]) for split in splits)
+    if progress is not None:
+        progress(f"Reading {count} images from {folder}", None)
+    arrays = {split: _stack(per_split[split]) for split in splits}
+    if progress is not None:
+        progress(f"{name} loaded", 1.0)
+    return arrays, classes
