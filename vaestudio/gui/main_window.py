@@ -36,6 +36,7 @@ from vaestudio.core.models.history import EpochResult, TrainingHistory
 from vaestudio.core.models.model_files import SavedModel, open_model, save_model
 from vaestudio.core.models.training_config import TrainingConfig
 from vaestudio.core.training.devices import device_label, resolve_device
+from vaestudio.gui.jobs import JobRunner
 from vaestudio.gui.model_session import ModelSession
 from vaestudio.gui.training.kl_bars import KLBars
 from vaestudio.gui.training.loss_plot import LossPlot
@@ -86,6 +87,7 @@ class MainWindow(QMainWindow):
     def __init__(self, session: ModelSession | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session or ModelSession(self)
+        self.jobs = JobRunner(self)  # every background job of the panels (training has its own thread)
         self.run: TrainingRun | None = None
         self.history = TrainingHistory()
         self.training_threads: int | None = None  # None: measured and chosen while training
@@ -201,6 +203,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop a run and wait for its thread (application exit); the window's own close does not block."""
+        self.jobs.shutdown()
         if self.run is not None and self.run.alive:
             self.run.stop_and_wait()
 
@@ -332,6 +335,7 @@ class MainWindow(QMainWindow):
             return
         self._save_settings()
         self.loss_plot.timer.stop()
+        self.jobs.shutdown()
         super().closeEvent(event)
 
     def _build_menus(self) -> None:
