@@ -107,3 +107,45 @@ def test_crisp_rect_uses_whole_pixel_scales() -> None:
     assert rect.width() == rect.height() == 140 and rect.x() == 30 and rect.y() == 5
     small = crisp_rect(QSize(28, 28), QRect(0, 0, 20, 20))
     assert small.width() == 20
+
+
+def test_points_styled_by_class_look_as_with_pyqtgraphs_brush_per_point(qtbot) -> None:
+    import pyqtgraph as pg
+
+    widget = LatentMap()
+    qtbot.addWidget(widget)
+    widget.resize(400, 300)
+    widget.show()
+    qtbot.waitExposed(widget)
+    rng = np.random.default_rng(1)
+    points, labels, names = rng.normal(size=(400, 2)), rng.integers(0, 3, 400), ["a", "b", "c"]
+    widget.set_points(points, labels, names)
+    widget.view_box.setRange(xRange=(-3, 3), yRange=(-3, 3), padding=0)
+    widget.scatter.use_pan_cache = False
+    reference = pg.ScatterPlotItem(pen=None, pxMode=True, symbol="o", antialias=False)
+    widget.plot_item.addItem(reference)
+
+    def compare(points: np.ndarray, size: float, opacity: float) -> None:
+        brushes = []
+        for label in labels:
+            colour = latent_map_module.class_colour(int(label), len(names))
+            colour.setAlphaF(opacity)
+            brushes.append(pg.mkBrush(colour))
+        reference.setData(x=points[:, 0], y=points[:, 1], brush=brushes, size=size)
+        reference.setVisible(True)
+        widget.scatter.setVisible(False)
+        expected = rendered(widget)
+        reference.setVisible(False)
+        widget.scatter.setVisible(True)
+        drawn = rendered(widget)
+        assert (drawn != 255).any(axis=2).mean() > 0.02
+        np.testing.assert_array_equal(drawn, expected)
+        assert [brush.color().getRgb() for brush in widget.scatter.data["brush"]] == [
+            brush.color().getRgb() for brush in brushes]  # per point too, for the SVG export
+
+    compare(points, 4.0, 0.7)
+    moved = points + 0.5  # the same points re-encoded: new places only
+    widget.set_points(moved, labels, names, keep_view=True)
+    compare(moved, 4.0, 0.7)
+    widget.set_point_style(7, 0.4)
+    compare(moved, 7.0, 0.4)

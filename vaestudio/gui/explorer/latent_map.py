@@ -92,11 +92,61 @@ class _PassiveScatter(pg.ScatterPlotItem):
 
     def __init__(self, *args, **kwargs) -> None:
         self._cache: _PanCache | None = None
+        self._classes: np.ndarray | None = None  # (N,) class of each point, for `set_class_points`
+        self._class_brushes = np.empty(0, dtype=object)
         super().__init__(*args, **kwargs)
 
     def invalidate(self) -> None:
         self._cache = None
         super().invalidate()
+
+    def set_class_points(self, x: np.ndarray, y: np.ndarray, classes: np.ndarray, brushes: list, size: float) -> None:
+        """Points styled by their class alone: one brush per class, one size for all.
+
+        pyqtgraph makes a brush and looks its symbol up point by point (half a second for
+        70,000 points, on the GUI thread); `updateSpots` below does it once per class. The
+        same points moved (the map re-encoded at an epoch end) only get new coordinates.
+        """
+        classes = np.asarray(classes, dtype=np.intp)
+        if (self._classes is not None and len(classes) == len(self.data) and np.array_equal(classes, self._classes)
+                and size == self.opts["size"] and len(brushes) == len(self._class_brushes)
+                and all(new == old for new, old in zip(brushes, self._class_brushes))):
+            self.data["x"], self.data["y"] = x, y
+            self.prepareGeometryChange()
+            self.informViewBoundsChanged()
+            self.bounds = [None, None]
+            self.invalidate()
+            self.sigPlotChanged.emit(self)
+            return
+        self._classes = classes
+        self._class_brushes = np.array(brushes, dtype=object)
+        self.setSize(size, update=False)
+        self.setData(x=x, y=y)
+
+    def set_class_style(self, brushes: list, size: float) -> None:
+        """New brushes (one per class) and size for the points of `set_class_points`."""
+        self._class_brushes = np.array(brushes, dtype=object)
+        self.setSize(size, update=False)
+        self.data["sourceRect"] = 0
+        self.updateSpots()
+
+    def updateSpots(self, dataSet=None) -> None:  # noqa: N802, N803 (pyqtgraph override)
+        data = self.data if dataSet is None else dataSet
+        classes = self._classes
+        if (classes is None or len(classes) != len(data) or len(data) != len(self.data)
+                or not (self.opts["pxMode"] and self.opts["useCache"])):
+            super().updateSpots(dataSet)
+            return
+        data["brush"] = self._class_brushes[classes]  # per point, for exports (drawn symbol by symbol)
+        missing = data["sourceRect"]["w"] == 0
+        if missing.any():
+            for label in np.flatnonzero(np.bincount(classes[missing])):
+                members = missing & (classes == label)
+                style = self._style(["symbol", "size", "pen", "brush"], data=data, idx=np.flatnonzero(members)[:1])
+                data["sourceRect"][members] = self.fragmentAtlas[list(zip(*style))][0]
+            self._maybeRebuildAtlas()
+            self.invalidate()
+        self._updateMaxSpotSizes(data=data)
 
     def paint(self, p, option, widget) -> None:
         transform = p.transform()
@@ -244,18 +294,19 @@ class LatentMap(QWidget):
             for label, name in enumerate(names):  # a larger, opaque sample than the points themselves
                 self.legend.addItem(pg.ScatterPlotItem(pen=None, size=9, brush=class_colour(label, len(names))), name)
             self.legend.setVisible(bool(names))
-        self.scatter.setData(x=self.points[:, 0], y=self.points[:, 1], brush=self._brushes()[self.labels],
-                             size=self._point_size)
+        self.scatter.set_class_points(self.points[:, 0], self.points[:, 1], self.labels, self._brushes(),
+                                      self._point_size)
         if not (keep_view and self.view_moved_by_hand):
             self.reset_view()
 
-    def _brushes(self) -> np.ndarray:
-        """One brush per class, at the chosen opacity, in an array to index by label."""
-        brushes = np.empty(max(len(self._class_names), 1), dtype=object)
-        for label in range(len(brushes)):
-            colour = class_colour(label, len(brushes))
+    def _brushes(self) -> list:
+        """One brush per class, at the chosen opacity, indexed by label."""
+        count = max(len(self._class_names), 1)
+        brushes = []
+        for label in range(count):
+            colour = class_colour(label, count)
             colour.setAlphaF(self._opacity)
-            brushes[label] = pg.mkBrush(colour)
+            brushes.append(pg.mkBrush(colour))
         return brushes
 
     def clear_points(self) -> None:
@@ -267,8 +318,7 @@ class LatentMap(QWidget):
 
     def _apply_style(self) -> None:
         if len(self.points):
-            self.scatter.setBrush(self._brushes()[self.labels])
-            self.scatter.setSize(self._point_size)
+            self.scatter.set_class_style(self._brushes(), self._point_size)
 
     def set_axis_labels(self, x_label: str, y_label: str) -> None:
         self.plot_item.setLabel("bottom", x_label)
