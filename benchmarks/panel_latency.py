@@ -28,7 +28,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import torch  # noqa: E402
 from common import ROOT, data_dir, percentile, result_line  # noqa: E402
-from PySide6.QtCore import QEvent, QObject, QPointF, QThreadPool  # noqa: E402
+from PySide6.QtCore import QEvent, QEventLoop, QObject, QPointF  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from vaestudio.core.data.datasets import load_dataset  # noqa: E402
@@ -107,8 +107,11 @@ def time_sketch(app: QApplication, session: ModelSession, test, samples: int) ->
     panel = SketchPanel(session)
     panel.resize(820, 720)
     panel.show()
-    panel.set_test_data(test)
-    QThreadPool.globalInstance().waitForDone()
+    scored = QEventLoop()
+    panel.test_scores.ready.connect(scored.quit)
+    panel.set_test_data(test)  # the test split is encoded for neighbours as a job of the panel's runner
+    if panel.test_scores.scores is None:
+        scored.exec()
     app.processEvents()
     canvas = panel.canvas
     painted = PaintCounter(panel.reconstruction_preview.canvas)

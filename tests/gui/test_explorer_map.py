@@ -66,6 +66,60 @@ def test_zoom_and_new_points_render_the_cache_again(latent_map) -> None:
     assert latent_map.scatter._cache is not zoomed
 
 
+def matches_pyqtgraph(widget: LatentMap) -> bool:
+    """The map as drawn from the cached picture agrees with pyqtgraph's own drawing (see the test above)."""
+    cached = rendered(widget)
+    widget.scatter.use_pan_cache = False
+    widget.scatter.update()
+    direct = rendered(widget)
+    widget.scatter.use_pan_cache = True
+    widget.scatter.update()
+    shifted = np.abs(blurred(np.roll(direct, 1, axis=1)) - blurred(direct)).mean()
+    return (direct != 255).any(axis=2).mean() > 0.01 and np.abs(blurred(cached) - blurred(direct)).mean() < 0.6 * shifted
+
+
+def settled_pan(widget: LatentMap) -> float:
+    """Pan by a pixel once (pyqtgraph settles the aspect-locked range at the first pan); the data units per pixel."""
+    widget.view_box.translateBy(x=widget.view_box.viewPixelSize()[0])
+    rendered(widget)
+    return widget.view_box.viewPixelSize()[0]
+
+
+def test_a_picture_holding_every_point_serves_any_pan(latent_map) -> None:
+    width = settled_pan(latent_map)
+    cache = latent_map.scatter._cache
+    assert cache.region == cache.points_box  # the points fit in the view and its margins: all are drawn
+    for pixels in (300, 900, -1500):  # far beyond the 400-pixel margin, both ways
+        latent_map.view_box.translateBy(x=pixels * width)
+        assert matches_pyqtgraph(latent_map)
+        assert latent_map.scatter._cache is cache
+
+
+def test_a_pan_that_brings_undrawn_points_into_view_draws_them(latent_map) -> None:
+    latent_map.view_box.scaleBy((0.15, 0.15))  # zoomed in: the points reach far beyond the margins
+    width = settled_pan(latent_map)
+    cache = latent_map.scatter._cache
+    assert cache.region != cache.points_box
+    latent_map.view_box.translateBy(x=200 * width)  # within the margin: the same picture
+    assert matches_pyqtgraph(latent_map) and latent_map.scatter._cache is cache
+    latent_map.view_box.translateBy(x=400 * width)  # beyond it, onto points not drawn yet
+    assert matches_pyqtgraph(latent_map) and latent_map.scatter._cache is not cache
+
+
+def test_panning_does_not_measure_the_points_again(latent_map, monkeypatch) -> None:
+    rendered(latent_map)
+    measured = []
+    real_nanmin = np.nanmin
+    monkeypatch.setattr(np, "nanmin", lambda values, *args, **kwargs: (measured.append(len(values)),
+                                                                        real_nanmin(values, *args, **kwargs))[1])
+    for _ in range(5):
+        latent_map.view_box.translateBy(x=0.05)
+        latent_map.plot.viewport().repaint()
+    assert [count for count in measured if count == len(latent_map.points)] == []
+    latent_map.set_points(latent_map.points + 10, latent_map.labels, [str(d) for d in range(10)])
+    assert latent_map.scatter.dataBounds(0)[0] == pytest.approx(latent_map.points[:, 0].min(), abs=1e-3)
+
+
 def test_point_at_picks_within_the_symbol_and_snaps_when_asked(latent_map) -> None:
     x, y = latent_map.points[42]
     assert latent_map.point_at(float(x), float(y)) == 42
@@ -81,12 +135,12 @@ def test_hover_moves_are_coalesced(latent_map, qtbot) -> None:
     viewport = latent_map.plot.viewport()
     for step in range(20):
         QTest.mouseMove(viewport, latent_map.map_to_widget(-1 + step * 0.05, 0.5))
-    qtbot.waitUntil(lambda: len(seen) >= 1)
     last = latent_map.view_box.mapSceneToView(latent_map.plot.mapToScene(latent_map.map_to_widget(-1 + 19 * 0.05, 0.5)))
+    # on a busy machine the moves take longer than the interval, so more than one may come; the last is where it rests
+    qtbot.waitUntil(lambda: len(seen) >= 1 and seen[-1] == pytest.approx((last.x(), last.y())))
     with qtbot.assertNotEmitted(latent_map.hovered, wait=2 * latent_map_module.HOVER_INTERVAL_MS):
         pass
     assert len(seen) < 20
-    assert seen[-1] == pytest.approx((last.x(), last.y()))
 
 
 def test_background_picture_covers_the_grid_cells_with_the_top_row_up(latent_map) -> None:
@@ -107,3 +161,53 @@ def test_crisp_rect_uses_whole_pixel_scales() -> None:
     assert rect.width() == rect.height() == 140 and rect.x() == 30 and rect.y() == 5
     small = crisp_rect(QSize(28, 28), QRect(0, 0, 20, 20))
     assert small.width() == 20
+
+
+def test_points_styled_by_class_look_as_with_pyqtgraphs_brush_per_point(qtbot) -> None:
+    import pyqtgraph as pg
+
+    widget = LatentMap()
+    qtbot.addWidget(widget)
+    widget.resize(400, 300)
+    widget.show()
+    qtbot.waitExposed(widget)
+    rng = np.random.default_rng(1)
+    points, labels, names = rng.normal(size=(400, 2)), rng.integers(0, 3, 400), ["a", "b", "c"]
+    widget.set_points(points, labels, names)
+    widget.view_box.setRange(xRange=(-3, 3), yRange=(-3, 3), padding=0)
+    widget.scatter.use_pan_cache = False
+    reference = pg.ScatterPlotItem(pen=None, pxMode=True, symbol="o", antialias=False)
+    widget.plot_item.addItem(reference)
+
+    def compare(points: np.ndarray, size: float, opacity: float) -> None:
+        brushes = []
+        for label in labels:
+            colour = latent_map_module.class_colour(int(label), len(names))
+            colour.setAlphaF(opacity)
+            brushes.append(pg.mkBrush(colour))
+        reference.setData(x=points[:, 0], y=points[:, 1], brush=brushes, size=size)
+        reference.setVisible(True)
+        widget.scatter.setVisible(False)
+        expected = rendered(widget)
+        reference.setVisible(False)
+        widget.scatter.setVisible(True)
+        drawn = rendered(widget)
+        assert (drawn != 255).any(axis=2).mean() > 0.02
+        np.testing.assert_array_equal(drawn, expected)
+        assert [brush.color().getRgb() for brush in widget.scatter.data["brush"]] == [
+            brush.color().getRgb() for brush in brushes]  # per point too, for the SVG export
+
+    compare(points, 4.0, 0.7)
+    moved = points + 0.5  # the same points re-encoded: new places only
+    widget.set_points(moved, labels, names, keep_view=True)
+    compare(moved, 4.0, 0.7)
+    widget.set_point_style(7, 0.4)
+    compare(moved, 7.0, 0.4)
+
+
+def test_the_imports_objects_are_kept_out_of_full_garbage_collections() -> None:
+    import gc
+
+    # the autouse fixture ran configure_application: torch's, Qt's and pyqtgraph's objects are frozen, so a full
+    # collection (which once stopped a pan of the map for 330 ms) no longer walks them
+    assert gc.get_freeze_count() > 100_000

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 
 from vaestudio.core.latent.reconstruction import score_images
 from vaestudio.core.latent.space import reconstruct_images
@@ -115,3 +118,49 @@ def test_without_test_data_it_says_so(qtbot, session):
     qtbot.addWidget(panel)
     assert panel.indices.size == 0 and panel.grid.count() == 0
     assert not panel.resample_button.isEnabled()
+
+
+def test_scoring_runs_on_the_job_runner_and_no_other_thread_pool(qtbot, session, test_set, monkeypatch):
+    from PySide6.QtCore import QThreadPool
+
+    from vaestudio.gui.panels import reconstruction
+
+    def no_global_pool():
+        raise AssertionError("a panel used QThreadPool.globalInstance() beside the JobRunner")
+
+    monkeypatch.setattr(QThreadPool, "globalInstance", staticmethod(no_global_pool))
+    threads, real_score_images = [], reconstruction.score_images
+
+    def scoring(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return real_score_images(*args, **kwargs)
+
+    monkeypatch.setattr(reconstruction, "score_images", scoring)
+    widget = ReconstructionPanel(session)
+    qtbot.addWidget(widget)
+    widget.show()
+    with qtbot.waitSignal(widget.test_scores.ready, timeout=10_000):
+        widget.set_test_data(test_set)
+    assert threads == [widget.jobs.worker_thread]
+
+
+def test_a_scoring_failure_is_logged_and_shown(qtbot, session, test_set, monkeypatch, caplog):
+    from vaestudio.gui.panels import reconstruction
+    from vaestudio.gui.widgets import dialogs
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the disk caught fire")
+
+    monkeypatch.setattr(reconstruction, "score_images", broken)
+    widget = ReconstructionPanel(session)
+    qtbot.addWidget(widget)
+    widget.show()
+    with qtbot.waitSignal(dialogs.error_reporter.shown, timeout=10_000) as shown:
+        widget.set_test_data(test_set)
+    title, message = shown.args
+    assert title == "Scoring the test images failed."
+    assert "RuntimeError: the disk caught fire" in message and "log" in message and "Traceback" not in message
+    assert "Traceback" in caplog.text and "the disk caught fire" in caplog.text
+    assert "the disk caught fire" in widget.status.text()
+    for box in widget.findChildren(QMessageBox):
+        box.accept()

@@ -30,11 +30,15 @@ def session(model):
     return session
 
 
+TIMEOUT = 10_000
+
+
 @pytest.fixture
 def panel(qtbot, session, test_set):
     widget = SlidersPanel(session)
-    widget.set_test_data(test_set)
     qtbot.addWidget(widget)
+    with qtbot.waitSignal(widget.traversalShown, timeout=TIMEOUT):  # the first traversal is a background job
+        widget.set_test_data(test_set)
     return widget
 
 
@@ -85,8 +89,9 @@ def test_sliders_are_ordered_by_kl_and_collapsed_dimensions_marked(panel):
     assert panel.traversal.dimmed_rows() == [False, False, True, True]
 
 
-def test_the_traversal_sweeps_each_dimension_from_the_current_point(panel, model):
-    panel.use_latent(np.array([0.5, -0.5, 1.0, 0.0], np.float32))
+def test_the_traversal_sweeps_each_dimension_from_the_current_point(panel, qtbot, model):
+    with qtbot.waitSignal(panel.traversalShown, timeout=TIMEOUT):
+        panel.use_latent(np.array([0.5, -0.5, 1.0, 0.0], np.float32))
     columns = len(TRAVERSAL_VALUES)
     images = panel.traversal.images()
     assert images.shape == (4 * columns, 28, 28)
@@ -99,9 +104,10 @@ def test_the_traversal_sweeps_each_dimension_from_the_current_point(panel, model
 
 def test_the_traversal_follows_a_drag_once_it_stops(panel, qtbot, model):
     before = panel.traversal.images()
-    panel.sliders[1].setValue(250)
-    assert panel.traversal_timer.isActive()
-    qtbot.waitUntil(lambda: not panel.traversal_timer.isActive(), timeout=2000)
+    with qtbot.waitSignal(panel.traversalShown, timeout=TIMEOUT):
+        panel.sliders[1].setValue(250)
+        assert panel.traversal_timer.isActive()
+    assert not panel.traversal_timer.isActive()
     assert not np.allclose(before, panel.traversal.images())
     z = np.repeat(panel.z[None], len(TRAVERSAL_VALUES), axis=0)
     z[:, 2] = TRAVERSAL_VALUES  # row 1 is dimension 2; dimension 1 is held at 2.5
@@ -128,7 +134,40 @@ def test_without_kl_or_test_data_the_sliders_start_from_zero(qtbot, model):
     session.load_saved(SavedModel(model, TrainingConfig(model=model.config)))
     panel = SlidersPanel(session)
     qtbot.addWidget(panel)
+    qtbot.waitSignal(panel.traversalShown, timeout=TIMEOUT).wait()  # delivered by the event loop, not before
     assert panel.order.tolist() == [0, 1, 2, 3] and panel.inactive_dimensions() == []
     assert np.array_equal(panel.z, np.zeros(4)) and not panel.test_button.isEnabled()
     assert np.allclose(panel.preview.image(), decode_latents(model, np.zeros(4))[0], atol=1e-6)
     assert "KL unknown" in panel.traversal_label.text()
+
+
+def test_many_moves_while_the_runner_is_busy_make_one_traversal_of_the_latest_point(panel, qtbot, model,
+                                                                                     monkeypatch):
+    import threading
+
+    from vaestudio.gui.jobs import Priority
+    from vaestudio.gui.panels import sliders
+
+    grids, real_decode = [], sliders.decode_latents
+
+    def decode(network, z):
+        if np.asarray(z).reshape(-1, 4).shape[0] > 1:
+            grids.append(np.array(z))
+        return real_decode(network, z)
+
+    monkeypatch.setattr(sliders, "decode_latents", decode)
+    started, release = threading.Event(), threading.Event()
+    panel.jobs.submit("t-SNE", lambda cancel, report: (started.set(), release.wait(TIMEOUT / 1000)),
+                      priority=Priority.BACKGROUND)
+    assert started.wait(TIMEOUT / 1000)
+    for value in range(-200, 201, 10):  # 41 moves, each followed by a traversal request
+        panel.sliders[1].setValue(value)
+        panel.update_traversal()
+    with qtbot.waitSignal(panel.traversalShown, timeout=TIMEOUT):
+        release.set()
+    assert len(grids) == 1  # one decode of the traversal, not 41...
+    assert np.all(grids[0][len(TRAVERSAL_VALUES):, 1] == np.float32(2.0))  # ...of the latest point
+    expected = np.repeat(panel.z[None], len(TRAVERSAL_VALUES), axis=0)
+    expected[:, 1] = TRAVERSAL_VALUES  # row 0 is dimension 1, swept; the others held at the latest point
+    assert panel.z[1] == pytest.approx(2.0)
+    assert np.allclose(panel.traversal.images()[:len(TRAVERSAL_VALUES)], real_decode(model, expected), atol=1e-6)

@@ -96,3 +96,31 @@ def test_each_tool_has_an_export_button_for_its_kind(workspace, qtbot, monkeypat
         workspace.tools.setCurrentIndex(index)
         workspace.tools.cornerWidget().click()
     assert opened == ["interpolation", "reconstructions", "traversal", "samples"]
+
+
+def test_every_panel_runs_its_jobs_on_the_windows_one_runner(workspace):
+    jobs = workspace.window.jobs
+    assert all(panel.jobs is jobs for panel in (workspace.explorer, workspace.reconstruction, workspace.sliders,
+                                                workspace.sketch))
+    assert jobs.worker_thread is not None and jobs.worker_thread.is_alive()
+
+
+def test_a_failing_map_job_is_logged_and_shown_over_the_window(workspace, qtbot, monkeypatch, caplog):
+    from PySide6.QtWidgets import QMessageBox
+
+    from vaestudio.gui.explorer import explorer_panel
+    from vaestudio.gui.widgets import dialogs
+
+    def broken(*args, **kwargs):
+        raise ValueError("singular matrix")
+
+    monkeypatch.setattr(explorer_panel, "build_map", broken)
+    with qtbot.waitSignal(dialogs.error_reporter.shown, timeout=TIMEOUT) as shown:
+        workspace.window.session.weightsUpdated.emit()
+    assert shown.args[0] == "Encoding the test images for the map failed."
+    assert "ValueError: singular matrix" in shown.args[1] and "Traceback" not in shown.args[1]
+    assert "Traceback" in caplog.text and "singular matrix" in caplog.text
+    boxes = [box for box in workspace.window.findChildren(QMessageBox) if box.isVisible()]
+    assert [box.informativeText() for box in boxes] == [shown.args[1]]
+    assert "singular matrix" in workspace.explorer.status.text()
+    boxes[0].accept()

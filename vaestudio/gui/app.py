@@ -9,6 +9,7 @@ so the libraries are probed here first and a missing one is reported with the
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -120,7 +121,8 @@ def application_icon() -> QIcon:
 
 
 def configure_application(app: QApplication) -> None:
-    """Names for QSettings, the icon, pyqtgraph's look, a short GIL switch interval, one torch thread.
+    """Names for QSettings, the icon, pyqtgraph's look, a short GIL switch interval, one torch thread,
+    and the objects made so far kept out of the garbage collector's full passes.
 
     The training thread runs Python between torch kernels; a 0.5 ms switch interval (instead
     of 5 ms) lets the GUI thread take the GIL back sooner: benchmarks/ui_latency.py measured
@@ -128,6 +130,11 @@ def configure_application(app: QApplication) -> None:
 
     Only the training thread runs torch on several cores: see `single_torch_thread` (a GUI
     thread with its own OpenMP team cut the training rate by 40%).
+
+    The imports leave some 370,000 objects (torch, Qt, pyqtgraph) that the collector's full
+    passes walk at moments nobody chooses: 100-500 ms of a frozen window, measured as a
+    330 ms frame while panning the map. `gc.freeze()` takes them out of those passes (once a
+    process: what later windows leave behind must stay collectable).
     """
     single_torch_thread()
     app.setOrganizationName(ORGANIZATION)
@@ -136,6 +143,8 @@ def configure_application(app: QApplication) -> None:
     app.setWindowIcon(application_icon())
     pg.setConfigOptions(background="w", foreground=(60, 60, 60), antialias=False)
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
+    if not gc.get_freeze_count():
+        gc.freeze()
 
 
 def warm_up_torch() -> None:
@@ -209,6 +218,7 @@ def run_app(argv: list[str] | None = None, model_path: str | Path | None = None)
     install_exception_hook()
     warm_up_torch()
     window = create_main_window(model_path=model_path)
+    gc.freeze()  # what the warm-up and the window made too
     app.aboutToQuit.connect(window.shutdown)
     signal.signal(signal.SIGINT, lambda *_: window.close())
     wake = QTimer()  # lets Python see Ctrl+C while Qt's event loop runs

@@ -32,6 +32,7 @@ from vaestudio.core.models.model_files import SavedModel
 from vaestudio.core.models.training_config import TrainingConfig
 from vaestudio.core.training.devices import device_label, resolve_device
 from vaestudio.core.training.run import RunState
+from vaestudio.gui.jobs import JobRunner
 from vaestudio.gui.model_file_actions import (
     ask_model_to_open,
     ask_where_to_save,
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow):
     def __init__(self, session: ModelSession | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session or ModelSession(self)
+        self.jobs = JobRunner(self)  # every background job of the panels (training has its own thread)
         self.run: RunThread | None = None
         self.training_threads: int | None = None  # None: measured and chosen while training
         self.training_niceness = TRAINING_NICENESS
@@ -201,6 +203,7 @@ class MainWindow(QMainWindow):
         """Stop a run and wait for its thread (application exit). If it does not end in time the person is told
         and chooses to wait longer or to quit anyway (every finished epoch is already saved); returns whether
         the thread has ended."""
+        self.jobs.shutdown()
         run = self.run
         if run is None or not run.alive:
             return True
@@ -334,6 +337,7 @@ class MainWindow(QMainWindow):
             return
         self._save_settings()
         self.loss_plot.timer.stop()
+        self.jobs.shutdown()
         super().closeEvent(event)
 
     def add_file_action(self, text: str, slot, shortcut=None) -> QAction:

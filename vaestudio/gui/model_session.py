@@ -3,10 +3,13 @@
 Panels never touch the module being trained. They read `session.model`, an eval-mode CPU
 copy that the session refreshes from the trainer's epoch-end snapshots, and listen to two
 signals: `modelChanged` (another network: rebuild everything) and `weightsUpdated` (same
-network, new weights: re-encode and redraw).
+network, new weights: re-encode and redraw). Background jobs never use `session.model`
+(the GUI thread decodes with it and reloads it at epoch ends): they take a `snapshot()`.
 """
 
 from __future__ import annotations
+
+import threading
 
 import torch
 from PySide6.QtCore import QObject, Signal
@@ -15,6 +18,29 @@ from vaestudio.core.models.history import TrainingHistory
 from vaestudio.core.models.model_files import SavedModel
 from vaestudio.core.models.networks import VAE, build_model
 from vaestudio.core.models.training_config import TrainingConfig
+
+
+class ModelSnapshot:
+    """A CPU copy of the session's weights, taken on the GUI thread, for the background jobs.
+
+    The worker builds its own network from it, once (`network()`), so a job never reads
+    weights that the GUI thread is replacing.
+    """
+
+    def __init__(self, model: VAE) -> None:
+        self.config = model.config
+        self.state = {name: tensor.detach().to("cpu", copy=True) for name, tensor in model.state_dict().items()}
+        self._network: VAE | None = None
+        self._lock = threading.Lock()
+
+    def network(self) -> VAE:
+        """The network with these weights, in eval mode (built on the first call)."""
+        with self._lock:
+            if self._network is None:
+                network = build_model(self.config)
+                network.load_state_dict(self.state)
+                self._network = network.eval()
+            return self._network
 
 
 class ModelSession(QObject):
@@ -31,10 +57,25 @@ class ModelSession(QObject):
         self.source = ""
         self.origin = ""  # "trained", "file" or "bundled"
         self._pending_run: tuple[TrainingConfig, list[str], str, TrainingHistory] | None = None
+        self._snapshot: ModelSnapshot | None = None
+        # connected first, so every panel's slot already gets a snapshot of the new weights
+        self.modelChanged.connect(self._forget_snapshot)
+        self.weightsUpdated.connect(self._forget_snapshot)
 
     @property
     def has_model(self) -> bool:
         return self.model is not None
+
+    def snapshot(self) -> ModelSnapshot | None:
+        """A copy of the current weights for background jobs (one copy until the weights change)."""
+        if self.model is None:
+            return None
+        if self._snapshot is None:
+            self._snapshot = ModelSnapshot(self.model)
+        return self._snapshot
+
+    def _forget_snapshot(self) -> None:
+        self._snapshot = None
 
     def load_saved(self, saved: SavedModel, origin: str = "file") -> None:
         """Show a model read from disk."""

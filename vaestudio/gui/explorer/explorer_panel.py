@@ -1,10 +1,11 @@
 """The latent explorer: a map of the encoded test set; click anywhere to decode, click a point to inspect it.
 
 Threads: the test split is loaded, encoded, laid out (PCA, t-SNE) and the decoded background
-rendered in one worker thread of a private pool, from plain data only: numpy arrays and a
-CPU `state_dict` copied from `session.model` when the request is made. Only the newest
-request of each kind counts; older results are dropped. Clicks and hovers decode a single
-vector on the GUI thread with `session.model` (the session's own eval copy), which is fast.
+rendered as jobs of the window's `JobRunner`, from plain data only: numpy arrays and a
+snapshot of the session's weights taken when the request is made. Only the newest request
+of each kind counts; older results are dropped. Hover previews are interactive jobs, run
+before (and in the middle of) a t-SNE. A click decodes its single vector on the GUI thread
+with `session.model` (the session's own eval copy): the preview shows in the same frame.
 """
 
 from __future__ import annotations
@@ -41,13 +42,13 @@ from vaestudio.core.latent.space import (
     sample_prior,
 )
 from vaestudio.core.latent.tsne import TSNEConfig, subsample_indices
-from vaestudio.core.models.networks import VAE, ModelConfig, build_model
+from vaestudio.core.models.networks import VAE
 from vaestudio.gui.explorer.latent_map import LatentMap, axis_labels
 from vaestudio.gui.explorer.projection_controls import (
     ExplorerSettings,
     ProjectionControls,
 )
-from vaestudio.gui.jobs import JobRunner
+from vaestudio.gui.jobs import JobRunner, Priority
 from vaestudio.gui.model_session import ModelSession
 from vaestudio.gui.widgets.dialogs import show_error
 from vaestudio.gui.widgets.image_preview import (
@@ -57,10 +58,22 @@ from vaestudio.gui.widgets.image_preview import (
 )
 
 TSNE_ITERATIONS, TSNE_REFINE_ITERATIONS = 750, 250
-def model_from(config: ModelConfig, state: dict) -> VAE:
-    model = build_model(config)
-    model.load_state_dict(state)
-    return model.eval()
+ENCODE_CHUNK = 2000  # images encoded between two checkpoints of the map job (encode_images' own batch)
+# The explorer's kinds of job on the shared runner
+DATASET_JOB, FETCH_JOB, MAP_JOB = "explorer: test images", "explorer: fetch", "explorer: map"
+BACKGROUND_JOB, HOVER_JOB = "explorer: background", "explorer: hover"
+JOB_KINDS = (DATASET_JOB, FETCH_JOB, MAP_JOB, BACKGROUND_JOB, HOVER_JOB)
+
+
+def encode_in_steps(model: VAE, images: np.ndarray, report) -> np.ndarray | None:
+    """Posterior means of uint8 images (N, 28, 28), a chunk at a time with a job checkpoint
+    (`report()`) before each; None once a checkpoint says stop."""
+    chunks = []
+    for start in range(0, len(images), ENCODE_CHUNK):
+        if not report():
+            return None
+        chunks.append(encode_images(model, torch.from_numpy(np.ascontiguousarray(images[start:start + ENCODE_CHUNK]))).mu)
+    return np.concatenate(chunks) if chunks else np.zeros((0, model.latent_dim), np.float32)
 
 
 class ExplorerPanel(QWidget):
@@ -73,11 +86,12 @@ class ExplorerPanel(QWidget):
     backgroundUpdated = Signal()
 
     def __init__(self, session: ModelSession, parent: QWidget | None = None,
-                 data_dir: str | Path | None = None) -> None:
+                 data_dir: str | Path | None = None, jobs: JobRunner | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.data_dir = None if data_dir is None else str(data_dir)
-        self.jobs = JobRunner(self)
+        self._owns_jobs = jobs is None  # alone (tests, benchmarks) it brings its own runner; in the window it shares one
+        self.jobs = JobRunner(self) if jobs is None else jobs
         self.dataset_spec: str | None = None   # the data loaded (or tried)
         self.dataset_error: str | None = None
         self.images: np.ndarray | None = None  # the whole test split: uint8 (N, 28, 28), labels, class names
@@ -93,10 +107,8 @@ class ExplorerPanel(QWidget):
         self._build()
         session.modelChanged.connect(self._on_model_changed)
         session.weightsUpdated.connect(self._refresh)
-        self.jobs.finished.connect(self._on_job_finished)
-        self.jobs.failed.connect(self._on_job_failed)
-        self.jobs.progress.connect(lambda kind, fraction: self.status.setText(f"Computing t-SNE… {fraction:.0%}"))
-        QCoreApplication.instance().aboutToQuit.connect(self.shutdown)
+        if self._owns_jobs:
+            QCoreApplication.instance().aboutToQuit.connect(self.shutdown)
         self._on_model_changed()
 
     def _build(self) -> None:
@@ -134,10 +146,6 @@ class ExplorerPanel(QWidget):
     @property
     def settings(self) -> ExplorerSettings:
         return self.controls.values()
-
-    def _weights(self) -> tuple[ModelConfig, dict]:
-        model = self.session.model
-        return model.config, {name: value.detach().to("cpu", copy=True) for name, value in model.state_dict().items()}
 
     def _model_dataset(self) -> str:
         return self.session.training.dataset if self.session.training is not None else "mnist"
@@ -188,13 +196,16 @@ class ExplorerPanel(QWidget):
             test = load_dataset(spec, data_dir=data_dir, download=False).test
             return test.images.numpy(), test.labels.numpy().astype(np.int64), test.class_names
 
-        self.jobs.submit("dataset", job)
+        self.jobs.submit(DATASET_JOB, job, priority=Priority.VISIBLE, description=f"Loading the {spec} test images",
+                         on_result=self._on_dataset_loaded, on_error=self._on_dataset_failed, show_errors=False)
 
     def fetch_dataset(self) -> None:
         """Download the model's named dataset (only when the person asks), then load it."""
-        name = self._model_dataset()
+        name, data_dir = self._model_dataset(), self.data_dir
         self.latent_map.show_banner(f"Fetching {name}…")
-        self.jobs.submit("fetch", lambda cancel, report: fetch_dataset(name, self.data_dir))
+        self.jobs.submit(FETCH_JOB, lambda cancel, report: fetch_dataset(name, data_dir), priority=Priority.VISIBLE,
+                         description=f"Fetching {name}", on_result=self._on_dataset_fetched,
+                         on_error=self._on_dataset_failed, show_errors=False)
 
     def open_dataset_folder(self, folder: str | Path | None = None) -> None:
         """Read the test images from a folder (asked for when not given)."""
@@ -209,25 +220,20 @@ class ExplorerPanel(QWidget):
         self._source, self.dataset_spec = source, None
         self._refresh()
 
-    def _on_job_finished(self, kind: str, result: object) -> None:
-        if kind == "dataset":
-            self.images, self.labels, self.class_names = result
-            self.latent_map.hide_banner()
-            self._request_map(encode=True)
-        elif kind == "fetch":
-            self._source, self.dataset_spec = (self._model_dataset(), str(result)), None
-            self._refresh()
-        elif kind == "map" and self.images is not None:  # else the data changed while this was computed
-            self._apply_map(result)
-        elif kind == "background":
-            if self.settings.background and self.settings.linear:
-                self.latent_map.set_background(*result)
-            self.backgroundUpdated.emit()
+    def _on_dataset_loaded(self, result: tuple[np.ndarray, np.ndarray, list[str]]) -> None:
+        self.images, self.labels, self.class_names = result
+        self.latent_map.hide_banner()
+        self._request_map(encode=True)
 
-    def _on_job_failed(self, kind: str, message: str) -> None:
-        if kind not in ("dataset", "fetch"):
-            self.status.setText(f"Could not draw the map: {message}")
-            return
+    def _on_dataset_fetched(self, folder: object) -> None:
+        self._source, self.dataset_spec = (self._model_dataset(), str(folder)), None
+        self._refresh()
+
+    def _on_map_failed(self, message: str) -> None:
+        self.status.setText(f"Could not draw the map: {message}")
+
+    def _on_dataset_failed(self, message: str) -> None:
+        """No test images: a banner that says why, with what to do; the map still decodes clicks."""
         self.dataset_error, self.images, self.result = message, None, None
         spec, first_sentence = self.dataset_spec or "", message.splitlines()[0].split(". ")[0].rstrip(".")
         self.latent_map.show_banner(
@@ -251,7 +257,7 @@ class ExplorerPanel(QWidget):
         settings, images, labels = self.settings, self.images, self.labels
         shown = subsample_indices(len(images), settings.point_count or len(images), seed=0)
         same_points = self.result is not None and np.array_equal(shown, self.result.indices)
-        weights, mu = (None, self.result.mu) if same_points and not encode else (self._weights(), None)
+        snapshot, mu = (None, self.result.mu) if same_points and not encode else (self.session.snapshot(), None)
         init = None  # refine the t-SNE shown (same points, same settings) rather than start again
         if same_points and self.result.layout.projection is None and settings == self._tsne_settings:
             init = self.result.layout.points
@@ -262,16 +268,23 @@ class ExplorerPanel(QWidget):
                                  settings.tsne_seed)
 
         def job(cancel, report):
-            model = model_from(*weights) if weights else None
-            data = build_map(model, images, labels, shown, settings.projection, mu=mu, first=settings.first,
+            means = mu if snapshot is None else encode_in_steps(snapshot.network(), images[shown], report)
+            if means is None:
+                return None
+            data = build_map(None, images, labels, shown, settings.projection, mu=means, first=settings.first,
                              second=settings.second, tsne_config=tsne_config, tsne_points=settings.tsne_points,
                              init=init, progress=report)
             return None if cancel.is_set() else data
 
         self._requested_at = time.perf_counter()
-        self.jobs.submit("map", job)
+        self.jobs.submit(MAP_JOB, job, priority=Priority.VISIBLE if settings.linear else Priority.BACKGROUND,
+                         description="Encoding the test images for the map" if settings.linear
+                         else "Computing the t-SNE map", on_result=self._apply_map, on_error=self._on_map_failed,
+                         on_progress=lambda fraction: self.status.setText(f"Computing t-SNE… {fraction:.0%}"))
 
     def _apply_map(self, result: LatentMapData) -> None:
+        if self.images is None:  # the data changed while this was computed
+            return
         self.result = result
         self.latent_map.snap_to_points = result.layout.projection is None
         self.latent_map.set_message(None)
@@ -313,9 +326,15 @@ class ExplorerPanel(QWidget):
         if not settings.background or plane is None or self.session.model is None:
             self.latent_map.set_background(None)
             return
-        weights, extent, cells = self._weights(), settings.background_range, settings.background_cells
-        self.jobs.submit("background", lambda cancel, report: (
-            decode_grid(model_from(*weights), plane, cells, cells, extent), extent, cells))
+        snapshot, extent, cells = self.session.snapshot(), settings.background_range, settings.background_cells
+        self.jobs.submit(BACKGROUND_JOB, lambda cancel, report: (
+            decode_grid(snapshot.network(), plane, cells, cells, extent), extent, cells), priority=Priority.VISIBLE,
+            description="Decoding the background grid", on_result=self._show_background)
+
+    def _show_background(self, result: tuple[np.ndarray, float, int]) -> None:
+        if self.settings.background and self.settings.linear:
+            self.latent_map.set_background(*result)
+        self.backgroundUpdated.emit()
 
     def _on_settings_changed(self, aspect: str) -> None:
         if self.session.model is None:
@@ -379,13 +398,20 @@ class ExplorerPanel(QWidget):
         self.sampleChosen.emit(index)
 
     def _on_map_hovered(self, x: float, y: float, index: int) -> None:
+        """Decode the point under the cursor as an interactive job; while one runs, only the newest waits."""
         if self.session.model is None:
             return
         plane = self.plane()
         if plane is not None:
-            self.latent_map.show_hover_image(self._decode(plane.to_latent(np.array([[x, y]]))[0]))
+            z = plane.to_latent(np.array([[x, y]]))
         elif index >= 0 and self.result is not None:
-            self.latent_map.show_hover_image(self._decode(self.result.mu[int(self.result.layout.rows[index])]))
+            z = self.result.mu[int(self.result.layout.rows[index])][None]
+        else:
+            return
+        snapshot = self.session.snapshot()
+        self.jobs.submit(HOVER_JOB, lambda cancel, report: decode_latents(snapshot.network(), z)[0],
+                         priority=Priority.INTERACTIVE, description="Decoding the point under the cursor",
+                         on_result=self.latent_map.show_hover_image, cancel_running=False)
 
     def sample_prior(self) -> None:
         """Decode a draw from N(0, I) (seeded, one more each time) and mark it where the plane allows."""
@@ -397,5 +423,9 @@ class ExplorerPanel(QWidget):
         self._mark(z)
 
     def shutdown(self) -> None:
-        """Stop the worker (cancelling a t-SNE run) and wait for it; call before the window closes."""
-        self.jobs.shutdown()
+        """Cancel the explorer's jobs (a t-SNE run too); its own runner, if it has one, is stopped and waited for."""
+        if self._owns_jobs:
+            self.jobs.shutdown()
+        else:
+            for kind in JOB_KINDS:
+                self.jobs.cancel(kind)

@@ -1,8 +1,8 @@
 """The latent map: a pyqtgraph scatter of encoded points over an optional decoded background.
 
-One `ScatterPlotItem` holds every point (`pen=None`, `pxMode`, a brush per point from the
-class palette), drawn in data order so that no class hides the others by coming last; while
-the view pans it blits a cached picture of them (see `_PassiveScatter`). There are no grid
+One scatter holds every point (`pen=None`, `pxMode`, a brush per class from the palette),
+drawn in data order so that no class hides the others by coming last; while the view pans
+it blits a cached picture of them (see `map_scatter.MapScatter`). There are no grid
 lines: pyqtgraph's cost as much to draw as 70,000 points. Hit testing is a numpy
 nearest-point search in screen pixels, not pyqtgraph's `pointsAt`. Mouse moves are coalesced
 by a 30 ms single-shot timer, so hover previews never queue up behind the cursor and always
@@ -10,8 +10,6 @@ end where it rests.
 """
 
 from __future__ import annotations
-
-from typing import NamedTuple
 
 import numpy as np
 import pyqtgraph as pg
@@ -21,12 +19,11 @@ from PySide6.QtCore import (
     QPoint,
     QPointF,
     QRectF,
-    QSize,
     Qt,
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QColor, QPainter, QPixmap
+from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -42,6 +39,7 @@ from vaestudio.core.latent.space import (
     Projection,
     nearest_point,
 )
+from vaestudio.gui.explorer.map_scatter import MapScatter
 from vaestudio.gui.widgets.image_preview import to_qimage
 
 HOVER_INTERVAL_MS = 30
@@ -66,84 +64,6 @@ def axis_labels(plane: Projection | None) -> tuple[str, str]:
     if isinstance(plane, DimensionProjection):
         return tuple(f"z{dimension + 1}" for dimension in plane.dimensions)
     return "t-SNE 1 (no units)", "t-SNE 2 (no units)"
-
-
-class _PanCache(NamedTuple):
-    pixmap: QPixmap
-    scale: tuple[float, float]  # the item-to-view scale it was drawn at
-    shift: tuple[float, float]  # ... and translation
-    margin: int                 # pixels drawn beyond each edge of the view
-    size: QSize                 # the view's size
-
-
-class _PassiveScatter(pg.ScatterPlotItem):
-    """A scatter that leaves clicks and hovers to the map (pyqtgraph's per-item search is slow)
-    and, while the view only pans, blits a cached picture of its points.
-
-    Placing 70,000 symbol pixmaps costs some 13 ms a frame whatever their size; a pan moves
-    every point by the same pixel offset, so the points are rendered once into a picture
-    larger than the view by a margin on each side and that picture is drawn shifted until the
-    pan leaves the margin. A zoom, a resize, new data or a new style renders it again.
-    """
-
-    MARGIN = 400  # pixels drawn beyond each edge of the view...
-    MAX_PIXELS = 16_000_000  # ...halved while the picture would hold more device pixels than this
-    use_pan_cache = True
-
-    def __init__(self, *args, **kwargs) -> None:
-        self._cache: _PanCache | None = None
-        super().__init__(*args, **kwargs)
-
-    def invalidate(self) -> None:
-        self._cache = None
-        super().invalidate()
-
-    def paint(self, p, option, widget) -> None:
-        transform = p.transform()
-        if (not self.use_pan_cache or widget is None or self._exportOpts is not False
-                or not (self.opts["pxMode"] and self.opts["useCache"]) or transform.m12() != 0
-                or transform.m21() != 0 or len(self.data) == 0 or not hasattr(self, "_pixmapFragments")
-                or self.fragmentAtlas.devicePixelRatio() != widget.devicePixelRatioF()):
-            super().paint(p, option, widget)
-            return
-        scale, shift = (transform.m11(), transform.m22()), (transform.m31(), transform.m32())
-        cache = self._cache
-        if (cache is None or cache.scale != scale or cache.size != widget.size()
-                or max(abs(shift[0] - cache.shift[0]), abs(shift[1] - cache.shift[1])) > cache.margin):
-            cache = self._cache = self._render(scale, shift, widget.size(), widget.devicePixelRatioF())
-        p.resetTransform()
-        # Whole pixels: each point lands within half a pixel of where pyqtgraph would put it.
-        p.drawPixmap(QPoint(round(shift[0] - cache.shift[0]) - cache.margin,
-                            round(shift[1] - cache.shift[1]) - cache.margin), cache.pixmap)
-
-    def _render(self, scale: tuple[float, float], shift: tuple[float, float], size: QSize, ratio: float) -> _PanCache:
-        margin = self.MARGIN
-        while margin > 50 and (size.width() + 2 * margin) * (size.height() + 2 * margin) * ratio ** 2 > self.MAX_PIXELS:
-            margin //= 2
-        width, height = size.width() + 2 * margin, size.height() + 2 * margin
-        pixmap = QPixmap(round(width * ratio), round(height * ratio))
-        pixmap.setDevicePixelRatio(ratio)
-        pixmap.fill(Qt.GlobalColor.transparent)
-        x = self.data["x"] * scale[0] + (shift[0] + margin)
-        y = self.data["y"] * scale[1] + (shift[1] + margin)
-        reach = float(self.data["sourceRect"]["w"].max())
-        inside = (x > -reach) & (x < width + reach) & (y > -reach) & (y < height + reach)
-        sources = self.data["sourceRect"][inside]
-        self._pixmapFragments.resize(sources.size)
-        fragments = self._pixmapFragments.ndarray()
-        fragments[:, 0], fragments[:, 1] = x[inside], y[inside]
-        fragments[:, 2:6] = np.frombuffer(sources, dtype=int).reshape((-1, 4))
-        fragments[:, 6:10] = [1 / ratio, 1 / ratio, 0.0, 1.0]
-        painter = QPainter(pixmap)
-        painter.drawPixmapFragments(*self._pixmapFragments.drawargs(), self.fragmentAtlas.pixmap)
-        painter.end()
-        return _PanCache(pixmap, scale, shift, margin, QSize(size))
-
-    def mouseClickEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph override)
-        ev.ignore()
-
-    def hoverEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph override)
-        return
 
 
 class LatentMap(QWidget):
@@ -171,7 +91,7 @@ class LatentMap(QWidget):
         self.background.setVisible(False)
         self.plot_item.addItem(self.background)
         # The marker of the chosen point: a black cross over a wider white one, visible on any background.
-        self.markers = [_PassiveScatter(size=size, symbol="+", pen=pg.mkPen(colour, width=width), brush=None)
+        self.markers = [MapScatter(size=size, symbol="+", pen=pg.mkPen(colour, width=width), brush=None)
                         for size, colour, width in ((22, "#ffffff", 5), (20, "#000000", 2))]
         for z, marker in enumerate(self.markers):
             marker.setZValue(20 + z)
@@ -180,7 +100,7 @@ class LatentMap(QWidget):
         self.path = pg.PlotDataItem(pen=pg.mkPen("#111111", width=2), symbol="o", symbolSize=6,
                                     symbolBrush="#ffffff", symbolPen=pg.mkPen("#111111"))
         self.sketch_ellipse = pg.PlotCurveItem(pen=pg.mkPen("#d6336c", width=2))
-        self.sketch_centre = _PassiveScatter(size=14, symbol="star", pen=pg.mkPen("#ffffff"), brush="#d6336c")
+        self.sketch_centre = MapScatter(size=14, symbol="star", pen=pg.mkPen("#ffffff"), brush="#d6336c")
         for z, item in enumerate((self.path, self.sketch_ellipse, self.sketch_centre)):
             item.setZValue(15 + z)
             self.plot_item.addItem(item, ignoreBounds=True)
@@ -192,7 +112,7 @@ class LatentMap(QWidget):
         self.hover_label.setStyleSheet("border: 1px solid #808080; background: black;")
         self.hover_label.hide()
         self.hover_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.scatter = _PassiveScatter(pen=None, pxMode=True, symbol="o", antialias=False)
+        self.scatter = MapScatter(pen=None, pxMode=True, symbol="o", antialias=False)
         self.plot_item.addItem(self.scatter)
         self._class_names: list[str] = []
         self.points = np.zeros((0, 2), np.float32)
@@ -244,18 +164,19 @@ class LatentMap(QWidget):
             for label, name in enumerate(names):  # a larger, opaque sample than the points themselves
                 self.legend.addItem(pg.ScatterPlotItem(pen=None, size=9, brush=class_colour(label, len(names))), name)
             self.legend.setVisible(bool(names))
-        self.scatter.setData(x=self.points[:, 0], y=self.points[:, 1], brush=self._brushes()[self.labels],
-                             size=self._point_size)
+        self.scatter.set_class_points(self.points[:, 0], self.points[:, 1], self.labels, self._brushes(),
+                                      self._point_size)
         if not (keep_view and self.view_moved_by_hand):
             self.reset_view()
 
-    def _brushes(self) -> np.ndarray:
-        """One brush per class, at the chosen opacity, in an array to index by label."""
-        brushes = np.empty(max(len(self._class_names), 1), dtype=object)
-        for label in range(len(brushes)):
-            colour = class_colour(label, len(brushes))
+    def _brushes(self) -> list:
+        """One brush per class, at the chosen opacity, indexed by label."""
+        count = max(len(self._class_names), 1)
+        brushes = []
+        for label in range(count):
+            colour = class_colour(label, count)
             colour.setAlphaF(self._opacity)
-            brushes[label] = pg.mkBrush(colour)
+            brushes.append(pg.mkBrush(colour))
         return brushes
 
     def clear_points(self) -> None:
@@ -267,8 +188,7 @@ class LatentMap(QWidget):
 
     def _apply_style(self) -> None:
         if len(self.points):
-            self.scatter.setBrush(self._brushes()[self.labels])
-            self.scatter.setSize(self._point_size)
+            self.scatter.set_class_style(self._brushes(), self._point_size)
 
     def set_axis_labels(self, x_label: str, y_label: str) -> None:
         self.plot_item.setLabel("bottom", x_label)

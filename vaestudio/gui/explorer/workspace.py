@@ -47,11 +47,11 @@ class ExplorerWorkspace(QObject):
         super().__init__(window)
         self.window = window
         session = window.session
-        self.explorer = ExplorerPanel(session, window, data_dir=data_dir)
+        self.explorer = ExplorerPanel(session, window, data_dir=data_dir, jobs=window.jobs)
         self.interpolation = InterpolationPanel(session)
-        self.reconstruction = ReconstructionPanel(session)
-        self.sliders = SlidersPanel(session)
-        self.sketch = SketchPanel(session)
+        self.reconstruction = ReconstructionPanel(session, jobs=window.jobs)
+        self.sliders = SlidersPanel(session, jobs=window.jobs)
+        self.sketch = SketchPanel(session, jobs=window.jobs)
         self.test_data: ImageDataset | None = None
         self._shared_images: np.ndarray | None = None  # the explorer's test images the panels were given
         self._path: np.ndarray | None = None

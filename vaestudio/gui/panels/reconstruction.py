@@ -1,18 +1,16 @@
 """Test images beside their reconstructions: resampled on demand, filtered by class, sorted by loss.
 
 Per-image losses of the whole test split (to sort it, worst first) come from
-`TestSetScores`, which scores the split off the GUI thread once per model or weights
-change; the sketch pad reuses it for nearest neighbours. The pairs shown are decoded with
+`TestSetScores`, which scores the split as a background job of the window's `JobRunner`
+once per model or weights change; the sketch pad reuses it for nearest neighbours. The pairs shown are decoded with
 the core's `reconstruct_images` (the posterior mean, decoded), so what a person sees is
 exactly what the core computes.
 """
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -24,87 +22,56 @@ from PySide6.QtWidgets import (
 )
 
 from vaestudio.core.data.datasets import ImageDataset
-from vaestudio.core.latent.reconstruction import (
-    ImageScores,
-    ScoringCancelled,
-    score_images,
-)
+from vaestudio.core.latent.reconstruction import ImageScores, score_images
 from vaestudio.core.latent.space import reconstruct_images
-from vaestudio.core.models.networks import VAE, build_model
-from vaestudio.core.training.thread_tuning import single_torch_thread
-from vaestudio.gui.model_session import ModelSession
+from vaestudio.gui.jobs import JobRunner, Priority
+from vaestudio.gui.model_session import ModelSession, ModelSnapshot
 from vaestudio.gui.widgets.image_strip import ImageGrid, side_by_side
-
-log = logging.getLogger(__name__)
 
 ORDERS = (("random", "Random sample"), ("worst", "Worst loss first"), ("best", "Best loss first"))
 DEFAULT_PAIRS = 24
 
 
 class TestSetScores(QObject):
-    """The test split's posteriors and per-image losses under the current weights, computed off the GUI thread.
+    """The test split's posteriors and per-image losses under the current weights, as a background job.
 
-    The worker scores a private copy of the network rebuilt from a CPU state snapshot, so
-    the GUI keeps decoding with the session's model meanwhile. A newer request cancels an
-    older one between batches; only the newest result is kept.
+    The job scores with its own network built from a snapshot of the weights, so the GUI
+    keeps decoding with the session's model meanwhile. A newer request cancels an older one
+    between batches; only the newest result is kept. A failure is shown in a dialog by the
+    runner and announced on `failed` for the panel's status line.
     """
 
     ready = Signal()
     failed = Signal(str)
-    _finished = Signal(int, object, str)
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, jobs: JobRunner, kind: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self.jobs, self.kind = jobs, kind
         self.scores: ImageScores | None = None
-        self._generation = 0
-        self._running = -1  # the generation a job is computing, if it is still the newest
-        self._finished.connect(self._accept)
 
     @property
     def pending(self) -> bool:
-        """A job for the current model is running."""
-        return self._running == self._generation
+        """A job for the current model is waiting or running."""
+        return self.jobs.is_busy(self.kind)
 
     def reset(self) -> None:
-        """Forget the scores (and let any running job's result be dropped)."""
-        self._generation += 1
+        """Forget the scores (and drop the result of a job still running)."""
+        self.jobs.cancel(self.kind)
         self.scores = None
 
-    def compute(self, model: VAE | None, images) -> None:
-        """Score `images` (uint8 tensor (N, 28, 28)) with a copy of `model`; `ready` follows."""
+    def compute(self, snapshot: ModelSnapshot | None, images) -> None:
+        """Score `images` (uint8 tensor (N, 28, 28)) with the weights of `snapshot`; `ready` follows."""
         self.reset()
-        if model is None or images is None:
+        if snapshot is None or images is None:
             return
-        generation = self._running = self._generation
-        config = model.config
-        state = {name: tensor.detach().to("cpu", copy=True) for name, tensor in model.state_dict().items()}
 
-        def job() -> None:
-            scores, error = None, ""
-            single_torch_thread()  # never an OpenMP team beside the training thread's
-            try:
-                network = build_model(config)
-                network.load_state_dict(state)
-                scores = score_images(network.eval(), images, cancelled=lambda: generation != self._generation)
-            except ScoringCancelled:
-                return
-            except Exception as exception:  # noqa: BLE001 (reported to the GUI, which shows it)
-                log.exception("scoring the test images failed")
-                error = f"Scoring the test images failed: {exception}"
-            try:
-                self._finished.emit(generation, scores, error)
-            except RuntimeError:  # the panel was closed while the job ran
-                pass
+        def job(cancel, report):
+            return score_images(snapshot.network(), images, cancelled=lambda: not report())
 
-        QThreadPool.globalInstance().start(job)
+        self.jobs.submit(self.kind, job, priority=Priority.BACKGROUND, description="Scoring the test images",
+                         on_result=self._accept, on_error=self.failed.emit)
 
-    def _accept(self, generation: int, scores: ImageScores | None, error: str) -> None:
-        if generation != self._generation:
-            return
-        self._running = -1
-        if error:
-            self.failed.emit(error)
-            return
+    def _accept(self, scores: ImageScores) -> None:
         self.scores = scores
         self.ready.emit()
 
@@ -114,7 +81,7 @@ class ReconstructionPanel(QWidget):
 
     sampleMarked = Signal(int)
 
-    def __init__(self, session: ModelSession, parent: QWidget | None = None) -> None:
+    def __init__(self, session: ModelSession, parent: QWidget | None = None, jobs: JobRunner | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.dataset: ImageDataset | None = None
@@ -124,7 +91,8 @@ class ReconstructionPanel(QWidget):
         self._rng = np.random.default_rng(0)
         self._random_order = np.zeros(0, np.int64)
         self._scores_stale = False
-        self.test_scores = TestSetScores(self)
+        self.jobs = JobRunner(self) if jobs is None else jobs  # alone it brings its own; in the window it shares one
+        self.test_scores = TestSetScores(self.jobs, "reconstruction: scores", self)
 
         self.class_box = QComboBox()
         self.class_box.setToolTip("Show only test images of one class")
@@ -162,7 +130,7 @@ class ReconstructionPanel(QWidget):
         self.resample_button.clicked.connect(self.resample)
         self.grid.tileClicked.connect(self._on_tile_clicked)
         self.test_scores.ready.connect(self.refresh)
-        self.test_scores.failed.connect(self.status.setText)
+        self.test_scores.failed.connect(lambda message: self.status.setText(f"Could not score the test images: {message}"))
         session.modelChanged.connect(self._on_model_changed)
         session.weightsUpdated.connect(self._on_model_changed)
         self._fill_classes()
@@ -224,7 +192,7 @@ class ReconstructionPanel(QWidget):
         self._scores_stale = True
         if self.isVisible():
             self._scores_stale = False
-            self.test_scores.compute(self.session.model, self.dataset.images if self.dataset is not None else None)
+            self.test_scores.compute(self.session.snapshot(), self.dataset.images if self.dataset is not None else None)
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().showEvent(event)

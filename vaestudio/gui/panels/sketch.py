@@ -5,7 +5,7 @@ once more when the button is released) the drawing becomes a 28x28 image (option
 normalised like the MNIST digits: fitted into 20x20 and centred by mass), is encoded with
 the core's `encode_images`, and the panel shows its reconstruction, emits its posterior
 for the latent map and lists its nearest test images by encoded mean (the test split is
-encoded once per model change, off the GUI thread, by `TestSetScores`).
+encoded once per model change, as a background job of the window's runner, by `TestSetScores`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from vaestudio.core.data.datasets import ImageDataset
 from vaestudio.core.latent.reconstruction import drawing_to_image, nearest_images
 from vaestudio.core.latent.space import decode_latents, encode_images
 from vaestudio.core.models.networks import IMAGE_SIZE
+from vaestudio.gui.jobs import JobRunner
 from vaestudio.gui.model_session import ModelSession
 from vaestudio.gui.panels.reconstruction import TestSetScores
 from vaestudio.gui.widgets.image_preview import ImagePreview
@@ -191,7 +192,7 @@ class SketchPanel(QWidget):
     sketchEncoded = Signal(object, object)  # mu (D,), logvar (D,) of the drawing's posterior
     sketchCleared = Signal()                # the pad is blank again: remove the drawing from the map
 
-    def __init__(self, session: ModelSession, parent: QWidget | None = None) -> None:
+    def __init__(self, session: ModelSession, parent: QWidget | None = None, jobs: JobRunner | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.dataset: ImageDataset | None = None
@@ -202,7 +203,8 @@ class SketchPanel(QWidget):
         self._test_images: np.ndarray | None = None
         self._test_labels: np.ndarray | None = None
         self._scores_stale = False
-        self.test_scores = TestSetScores(self)
+        self.jobs = JobRunner(self) if jobs is None else jobs  # alone it brings its own; in the window it shares one
+        self.test_scores = TestSetScores(self.jobs, "sketch: neighbours", self)
 
         self.canvas = SketchCanvas()
         self.brush_spin = QDoubleSpinBox()
@@ -284,7 +286,7 @@ class SketchPanel(QWidget):
         self.test_scores.reset()
         self._scores_stale = not self.isVisible()
         if not self._scores_stale:
-            self.test_scores.compute(self.session.model, self.dataset.images if self.dataset is not None else None)
+            self.test_scores.compute(self.session.snapshot(), self.dataset.images if self.dataset is not None else None)
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().showEvent(event)

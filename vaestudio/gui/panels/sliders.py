@@ -5,7 +5,9 @@ evaluation), most informative first, and span +-3 prior standard deviations. The
 keeps the latent vector itself: moving a slider writes exactly that one coordinate, so a
 starting point outside the sliders' range keeps its other coordinates untouched. The
 traversal grid sweeps each dimension across the range with the others held at the
-current point; it is redrawn a moment after dragging stops, not on every move.
+current point; it is redrawn a moment after dragging stops, not on every move, as an
+interactive job of the window's runner (up to 224 decodes: some 60 ms for the conv model,
+which would otherwise hold up the GUI thread at every epoch end).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from vaestudio.core.data.datasets import ImageDataset
 from vaestudio.core.latent.space import decode_latents, encode_images, sample_prior
+from vaestudio.gui.jobs import JobRunner, Priority
 from vaestudio.gui.model_session import ModelSession
 from vaestudio.gui.training.kl_bars import INFORMATIVE_KL
 from vaestudio.gui.widgets.image_preview import ImagePreview
@@ -35,6 +38,7 @@ SLIDER_TICKS_PER_UNIT = 100
 TRAVERSAL_VALUES = np.linspace(-SLIDER_RANGE, SLIDER_RANGE, 7)
 TRAVERSAL_MAX_ROWS = 32
 TRAVERSAL_DELAY_MS = 120
+TRAVERSAL_JOB = "sliders: traversal"
 
 
 def kl_order(kl: np.ndarray | None, latent_dim: int) -> np.ndarray:
@@ -67,10 +71,12 @@ class SlidersPanel(QWidget):
     """Drag a latent coordinate and watch the decoded image; see what every dimension does."""
 
     latentChanged = Signal(object)  # (D,) the current point, after every change
+    traversalShown = Signal()       # the traversal grid shows the current point
 
-    def __init__(self, session: ModelSession, parent: QWidget | None = None) -> None:
+    def __init__(self, session: ModelSession, parent: QWidget | None = None, jobs: JobRunner | None = None) -> None:
         super().__init__(parent)
         self.session = session
+        self.jobs = JobRunner(self) if jobs is None else jobs  # alone it brings its own; in the window it shares one
         self.dataset: ImageDataset | None = None
         self.z = np.zeros(0, np.float32)
         self.start = np.zeros(0, np.float32)
@@ -301,9 +307,10 @@ class SlidersPanel(QWidget):
         return self.order[:TRAVERSAL_MAX_ROWS]
 
     def update_traversal(self) -> None:
+        """Decode the traversal grid of the current point (a job; a newer request replaces it)."""
         self.traversal_timer.stop()
-        model = self.session.model
-        if model is None:
+        if self.session.model is None:
+            self.jobs.cancel(TRAVERSAL_JOB)
             self.traversal.clear("Load a model to see its latent dimensions.")
             self.traversal_label.setText("")
             return
@@ -311,9 +318,16 @@ class SlidersPanel(QWidget):
         latents = np.repeat(self.z[None, :], len(rows) * len(TRAVERSAL_VALUES), axis=0)
         for row, dimension in enumerate(rows):
             latents[row * len(TRAVERSAL_VALUES):(row + 1) * len(TRAVERSAL_VALUES), dimension] = TRAVERSAL_VALUES
+        snapshot = self.session.snapshot()
+        self.jobs.submit(TRAVERSAL_JOB, lambda cancel, report: (rows, decode_latents(snapshot.network(), latents)),
+                         priority=Priority.INTERACTIVE, description="Decoding the traversal grid",
+                         on_result=self._show_traversal)
+
+    def _show_traversal(self, result: tuple[np.ndarray, np.ndarray]) -> None:
+        rows, images = result
         inactive = set(self.inactive_dimensions())
         labels = [f"z{d + 1}" if self.kl is None else f"z{d + 1}  {self.kl[d]:.2f}" for d in rows]
-        self.traversal.set_images(decode_latents(model, latents), row_labels=labels,
+        self.traversal.set_images(images, row_labels=labels,
                                   column_labels=["0" if value == 0 else f"{value:+g}" for value in TRAVERSAL_VALUES],
                                   dimmed_rows=[int(d) in inactive for d in rows])
         hidden = self.latent_dim - len(rows)
@@ -324,3 +338,4 @@ class SlidersPanel(QWidget):
         if hidden > 0:
             text += f"The {hidden} least informative dimensions are not shown."
         self.traversal_label.setText(text)
+        self.traversalShown.emit()
