@@ -12,8 +12,12 @@ alternate in rounds and the best of each counts, as in train_speed.py. The headl
 child processes, as `vaestudio train` is: torch's thread pools of one run must not stay in
 the window's process.
 
+With `--explorer` the window is the one `vaestudio` opens: the latent map (the bundled
+model's, then the run's) and its four panels beside Training, which re-encode and redraw at
+every epoch end through the window's job runner; the person also switches to the map.
+
     QT_QPA_PLATFORM=offscreen VAESTUDIO_DATA_DIR=../shared/datasets \\
-        .venv/bin/python benchmarks/ui_latency.py [--rounds 3] [--epochs 2] [--threads 0]
+        .venv/bin/python benchmarks/ui_latency.py [--rounds 3] [--epochs 2] [--threads 0] [--explorer]
 
 Targets on a 2-core machine: p99 <= 20 ms and max <= 50 ms in both phases, GUI rate >= 60%
 of headless while watching. The RESULT line gives the watching figures (lateness over all
@@ -48,7 +52,7 @@ from vaestudio.core.models.history import EpochResult
 from vaestudio.core.models.networks import ModelConfig  # noqa: E402
 from vaestudio.core.models.training_config import TrainingConfig  # noqa: E402
 from vaestudio.core.training.trainer import Trainer
-from vaestudio.gui.app import configure_application  # noqa: E402
+from vaestudio.gui.app import configure_application, create_main_window  # noqa: E402
 from vaestudio.gui.main_window import MainWindow  # noqa: E402
 
 TICK_MS = 16
@@ -103,19 +107,26 @@ class LatencyProbe:
         self._arm()
 
 
-def window_run(config: TrainingConfig | None, threads: int, idle_seconds: float = 4.0, interact_ms: int = 250
-               ) -> tuple[list[float], float, int]:
+def window_run(config: TrainingConfig | None, threads: int, idle_seconds: float = 4.0, interact_ms: int = 250,
+               explorer: bool = False) -> tuple[list[float], float, int]:
     """Train in the window; returns the lateness samples, the training rate and the steps seen.
 
     With no config, the window sits idle (but is resized and switched about) for `idle_seconds`:
-    the machine's own noise, for comparison.
+    the machine's own noise, for comparison. With `explorer`, the window has the latent map and
+    its panels, and waits until the map shows the bundled model's test set before it starts.
     """
-    window = MainWindow()
+    window = create_main_window() if explorer else MainWindow()
     window.close_policy = "discard"
     window.training_threads = threads
     window.add_panel(QLabel("another panel"), "Other")
     window.resize(1280, 800)
     window.show()
+    if explorer:
+        mapped = QEventLoop()
+        window.workspace.explorer.mapUpdated.connect(mapped.quit)
+        QTimer.singleShot(60_000, mapped.quit)
+        if window.workspace.explorer.result is None:
+            mapped.exec()
     probe = LatencyProbe()
     rates: list[float] = []
     steps = [0]
@@ -168,6 +179,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads for the window's training thread; 0 (the default) for the window's own "
                              "choice, measured while training")
+    parser.add_argument("--explorer", action="store_true",
+                        help="the window with the latent map and its panels, as `vaestudio` opens it")
     parser.add_argument("--headless", help=argparse.SUPPRESS)  # a child process: one headless run
     args = parser.parse_args()
     if args.headless:
@@ -185,8 +198,9 @@ def main() -> int:
           "(other programs running make every figure worse)")
     print(f"{args.dataset}, {args.epochs} epoch(s) a run, MLP 784-400-20, batch {args.batch_size}; headless with "
           f"torch's default {default_threads} threads; the window with "
-          f"{args.threads or 'its own choice of'} thread(s)", flush=True)
-    idle = percentiles(window_run(None, 1)[0])
+          f"{args.threads or 'its own choice of'} thread(s)"
+          + ("; with the latent map and its panels" if args.explorer else ""), flush=True)
+    idle = percentiles(window_run(None, 1, explorer=args.explorer)[0])
     print("window idle (resized and switched, no training): p50={:.1f}ms p99={:.1f}ms max={:.1f}ms".format(*idle))
     try:
         load_dataset(config.dataset, download=False)
@@ -196,14 +210,15 @@ def main() -> int:
     headless, watching_rates, watching_lateness = [], [], []
     for round_index in range(args.rounds):
         headless.append(headless_rate_in_child(config))
-        lateness, rate, steps = window_run(config, args.threads, interact_ms=0)
+        lateness, rate, steps = window_run(config, args.threads, interact_ms=0, explorer=args.explorer)
         watching_rates.append(rate)
         watching_lateness += lateness
         p50, p99, worst = percentiles(lateness)
         print(f"round {round_index + 1}: headless {headless[-1]:,.0f} img/s; window watching {rate:,.0f} img/s "
               f"({rate / headless[-1]:.0%}), lateness p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {worst:.1f} ms over "
               f"{len(lateness)} ticks, {steps} steps", flush=True)
-    lateness, interacting_rate, steps = window_run(config, args.threads, interact_ms=INTERACT_MS)
+    lateness, interacting_rate, steps = window_run(config, args.threads, interact_ms=INTERACT_MS,
+                                                   explorer=args.explorer)
     baseline, best_watching = max(headless), max(watching_rates)
     watch = percentiles(watching_lateness)
     interact = percentiles(lateness)

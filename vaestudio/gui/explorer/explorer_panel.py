@@ -280,7 +280,10 @@ class ExplorerPanel(QWidget):
         self.jobs.submit(MAP_JOB, job, priority=Priority.VISIBLE if settings.linear else Priority.BACKGROUND,
                          description="Encoding the test images for the map" if settings.linear
                          else "Computing the t-SNE map", on_result=self._apply_map, on_error=self._on_map_failed,
-                         on_progress=lambda fraction: self.status.setText(f"Computing t-SNE… {fraction:.0%}"))
+                         on_progress=self._show_tsne_progress)
+
+    def _show_tsne_progress(self, fraction: float) -> None:
+        self.status.setText(f"Computing t-SNE… {fraction:.0%}")
 
     def _apply_map(self, result: LatentMapData) -> None:
         if self.images is None:  # the data changed while this was computed
