@@ -55,7 +55,7 @@ from vaestudio.core.models.networks import ModelConfig, build_model  # noqa: E40
 from vaestudio.core.models.pretrained import bundled_models, default_bundled_model  # noqa: E402
 from vaestudio.core.models.training_config import TrainingConfig  # noqa: E402
 from vaestudio.gui.app import configure_application  # noqa: E402
-from vaestudio.gui.explorer.explorer_panel import ExplorerPanel  # noqa: E402
+from vaestudio.gui.explorer.explorer_panel import MAP_JOB, ExplorerPanel  # noqa: E402
 from vaestudio.gui.explorer.latent_map import LatentMap  # noqa: E402
 from vaestudio.gui.model_session import ModelSession  # noqa: E402
 
@@ -170,7 +170,7 @@ def view_times(panel: ExplorerPanel, kind: str) -> dict[str, float]:
     started = time.perf_counter()
 
     def on_progress(job: str, fraction: float) -> None:
-        if job == "map" and fraction >= NEIGHBOUR_SHARE and not first_report:
+        if job == MAP_JOB and fraction >= NEIGHBOUR_SHARE and not first_report:
             first_report.append(time.perf_counter() - started)
 
     panel.jobs.progress.connect(on_progress)
