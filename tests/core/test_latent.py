@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from vaestudio.core.latent.embeddings import EmbeddingConfig
 from vaestudio.core.latent.space import (
     DimensionProjection,
     PCAProjection,
@@ -22,7 +23,6 @@ from vaestudio.core.latent.space import (
     slerp,
     tile_images,
 )
-from vaestudio.core.latent.tsne import TSNEConfig
 from vaestudio.core.models.networks import ModelConfig, build_model
 
 
@@ -175,11 +175,13 @@ def test_layout_map_on_a_plane_and_by_tsne() -> None:
     plane_layout = layout_map(mu, "dimensions", 4, 2)
     np.testing.assert_array_equal(plane_layout.rows, np.arange(120))
     np.testing.assert_allclose(plane_layout.points, mu[:, [4, 2]])
-    tsne_layout = layout_map(mu, "tsne", tsne_config=TSNEConfig(perplexity=30, iterations=60, seed=2), tsne_points=40)
-    assert tsne_layout.projection is None
-    assert tsne_layout.points.shape == (40, 2) and len(set(tsne_layout.rows.tolist())) == 40
+    assert plane_layout.view is None
+    tsne_layout = layout_map(mu[:40], "tsne", view_config=EmbeddingConfig(perplexity=30, iterations=60, seed=2))
+    assert tsne_layout.projection is None and tsne_layout.view.kind == "tsne"
+    np.testing.assert_array_equal(tsne_layout.rows, np.arange(40))  # every point, no subsample
+    np.testing.assert_array_equal(tsne_layout.points, tsne_layout.view.points)
     # 40 points cannot carry perplexity 30; it is lowered rather than refused.
-    assert np.all(np.isfinite(tsne_layout.points))
+    assert tsne_layout.points.shape == (40, 2) and np.all(np.isfinite(tsne_layout.points))
 
 
 def test_build_map_encodes_the_chosen_images_and_keeps_labels_aligned(model) -> None:
@@ -189,10 +191,10 @@ def test_build_map_encodes_the_chosen_images_and_keeps_labels_aligned(model) -> 
     data = build_map(model, images, labels, indices, "pca")
     np.testing.assert_allclose(data.mu, encode_images(model, torch.from_numpy(images[indices])).mu, atol=1e-6)
     np.testing.assert_array_equal(data.labels, labels[indices])
-    subsample = build_map(None, images, labels, indices, "tsne", mu=data.mu,
-                          tsne_config=TSNEConfig(perplexity=5, iterations=50, seed=0), tsne_points=10)
-    assert len(subsample.layout.rows) == 10
-    np.testing.assert_array_equal(subsample.labels, labels[indices][subsample.layout.rows])
+    view = build_map(None, images, labels, indices, "tsne", mu=data.mu,
+                     view_config=EmbeddingConfig(perplexity=5, iterations=50, seed=0))
+    assert view.layout.points.shape == (len(indices), 2)
+    np.testing.assert_array_equal(view.labels, labels[indices])
 
 
 def test_posterior_outline_is_the_projected_ellipse():

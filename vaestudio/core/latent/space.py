@@ -2,19 +2,23 @@
 
 A `Projection` maps latent vectors (N, D) to 2-D map coordinates and, where it can,
 back again: choosing two dimensions and PCA are invertible (a clicked map point becomes a
-full latent vector); t-SNE is a view only and is handled by the explorer (snap to the
-nearest encoded point).
+full latent vector); t-SNE and UMAP are views (see `embeddings`), handled by the explorer.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from vaestudio.core.latent.tsne import Progress as TSNEProgress
-from vaestudio.core.latent.tsne import TSNEConfig, subsample_indices, tsne
+from vaestudio.core.latent.embeddings import (
+    EMBEDDINGS,
+    EmbeddingConfig,
+    MapView,
+    Progress,
+    embed,
+)
 from vaestudio.core.models.networks import IMAGE_SIZE, VAE
 from vaestudio.core.training.evaluation import to_pixels
 
@@ -202,27 +206,25 @@ def make_plane(kind: str, latent_dim: int, mu: np.ndarray | None = None, first: 
 class MapLayout:
     """Where encoded means go on a 2-D map."""
 
-    projection: Projection | None  # None for t-SNE, which has no inverse
-    rows: np.ndarray               # (M,) rows of the means that are placed (a subsample for t-SNE)
+    projection: Projection | None  # the plane, or None for a view (t-SNE, UMAP), which has no exact inverse
+    rows: np.ndarray               # (M,) rows of the means that are placed (all of them)
     points: np.ndarray             # (M, 2) their map coordinates
+    view: MapView | None = None    # the t-SNE or UMAP view, which places new latent vectors
 
 
-def layout_map(mu: np.ndarray, kind: str, first: int = 0, second: int = 1, tsne_config: TSNEConfig | None = None,
-               tsne_points: int = 2000, init: np.ndarray | None = None,
-               progress: TSNEProgress | None = None) -> MapLayout:
-    """Place means (N, D) on a map: on a plane (see `make_plane`) or by t-SNE of a seeded subsample.
+def layout_map(mu: np.ndarray, kind: str, first: int = 0, second: int = 1,
+               view_config: EmbeddingConfig | None = None, init: np.ndarray | None = None,
+               progress: Progress | None = None) -> MapLayout:
+    """Place means (N, D) on a map: on a plane (see `make_plane`) or in a t-SNE or UMAP view of all of them.
 
-    For t-SNE the subsample is `tsne_points` rows chosen with the config's seed, and the
-    perplexity is lowered when the subsample is too small for it; `init` refines a previous
-    embedding of the same rows.
+    `init` (a previous view of the same means) refines that view rather than starting again;
+    `progress` reports the fraction done and stops a view when it answers False (see `embeddings`).
     """
-    if kind != "tsne":
+    if kind not in EMBEDDINGS:
         plane = make_plane(kind, mu.shape[1], mu, first, second)
         return MapLayout(plane, np.arange(len(mu)), plane.to_map(mu))
-    config = tsne_config or TSNEConfig()
-    rows = subsample_indices(len(mu), tsne_points, config.seed)
-    config = replace(config, perplexity=min(config.perplexity, (len(rows) - 1) / 3.1))
-    return MapLayout(None, rows, tsne(mu[rows], config, init, progress))
+    view = embed(kind, mu, view_config or EmbeddingConfig(), init, progress)
+    return MapLayout(None, np.arange(len(mu)), view.points, view)
 
 
 @dataclass
@@ -236,14 +238,21 @@ class LatentMapData:
 
 
 def build_map(model: VAE | None, images: np.ndarray, labels: np.ndarray, indices: np.ndarray, kind: str, *,
-              mu: np.ndarray | None = None, first: int = 0, second: int = 1, tsne_config: TSNEConfig | None = None,
-              tsne_points: int = 2000, init: np.ndarray | None = None,
-              progress: TSNEProgress | None = None) -> LatentMapData:
+              mu: np.ndarray | None = None, first: int = 0, second: int = 1,
+              view_config: EmbeddingConfig | None = None, init: np.ndarray | None = None,
+              progress: Progress | None = None) -> LatentMapData:
     """Encode uint8 `images[indices]` with `model` (or take their means `mu`) and lay them out (see `layout_map`)."""
     if mu is None:
         mu = encode_images(model, torch.from_numpy(np.ascontiguousarray(images[indices]))).mu
-    layout = layout_map(mu, kind, first, second, tsne_config, tsne_points, init, progress)
+    layout = layout_map(mu, kind, first, second, view_config, init, progress)
     return LatentMapData(np.asarray(indices), mu, layout, np.asarray(labels)[indices][layout.rows])
+
+
+def subsample_indices(total: int, count: int, seed: int) -> np.ndarray:
+    """A seeded choice of `count` of `total` indices, in increasing order (all of them if fewer)."""
+    if count >= total:
+        return np.arange(total)
+    return np.sort(np.random.default_rng(seed).choice(total, size=count, replace=False))
 
 
 def posterior_outline(projection: Projection, mu: np.ndarray, logvar: np.ndarray, stds: float = 2.0,

@@ -1,11 +1,13 @@
 """The latent explorer: a map of the encoded test set; click anywhere to decode, click a point to inspect it.
 
-Threads: the test split is loaded, encoded, laid out (PCA, t-SNE) and the decoded background
-rendered as jobs of the window's `JobRunner`, from plain data only: numpy arrays and a
-snapshot of the session's weights taken when the request is made. Only the newest request
-of each kind counts; older results are dropped. Hover previews are interactive jobs, run
-before (and in the middle of) a t-SNE. A click decodes its single vector on the GUI thread
-with `session.model` (the session's own eval copy): the preview shows in the same frame.
+Threads: the test split is loaded, encoded, laid out (PCA, t-SNE, UMAP) and the decoded
+background rendered as jobs of the window's `JobRunner`, from plain data only: numpy arrays
+and a snapshot of the session's weights taken when the request is made. Only the newest
+request of each kind counts; older results are dropped. A t-SNE or UMAP shows its progress
+under the map with a Cancel button. Hover previews, placing the sketch in a view and UMAP's
+approximate inverse of a click are interactive jobs, run before (and in the middle of) a
+t-SNE or UMAP. A click on a plane decodes its single vector on the GUI thread with
+`session.model` (the session's own eval copy): the preview shows in the same frame.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ from PySide6.QtWidgets import (
 from vaestudio.core.data.datasets import NAMED_DATASETS, fetch_dataset, load_dataset
 from vaestudio.core.data.folders import dataset_in_folder
 from vaestudio.core.errors import DatasetError
+from vaestudio.core.latent.embeddings import (
+    EMBEDDINGS,
+    EmbeddingCancelled,
+    EmbeddingConfig,
+    MapView,
+)
 from vaestudio.core.latent.space import (
     LatentMapData,
     PCAProjection,
@@ -38,15 +46,22 @@ from vaestudio.core.latent.space import (
     decode_grid,
     decode_latents,
     encode_images,
+    layout_map,
     make_plane,
     sample_prior,
+    subsample_indices,
 )
-from vaestudio.core.latent.tsne import TSNEConfig, subsample_indices
 from vaestudio.core.models.networks import VAE
 from vaestudio.gui.explorer.latent_map import LatentMap, axis_labels
 from vaestudio.gui.explorer.projection_controls import (
     ExplorerSettings,
     ProjectionControls,
+)
+from vaestudio.gui.explorer.view_jobs import (
+    INVERSE_JOB,
+    PLACE_JOB,
+    ViewPoints,
+    ViewProgress,
 )
 from vaestudio.gui.jobs import JobRunner, Priority
 from vaestudio.gui.model_session import ModelSession
@@ -57,12 +72,12 @@ from vaestudio.gui.widgets.image_preview import (
     describe_vector,
 )
 
-TSNE_ITERATIONS, TSNE_REFINE_ITERATIONS = 750, 250
+DECODED_TITLE = "Decoded at the clicked point"
 ENCODE_CHUNK = 2000  # images encoded between two checkpoints of the map job (encode_images' own batch)
 # The explorer's kinds of job on the shared runner
 DATASET_JOB, FETCH_JOB, MAP_JOB = "explorer: test images", "explorer: fetch", "explorer: map"
 BACKGROUND_JOB, HOVER_JOB = "explorer: background", "explorer: hover"
-JOB_KINDS = (DATASET_JOB, FETCH_JOB, MAP_JOB, BACKGROUND_JOB, HOVER_JOB)
+JOB_KINDS = (DATASET_JOB, FETCH_JOB, MAP_JOB, BACKGROUND_JOB, HOVER_JOB, PLACE_JOB, INVERSE_JOB)
 
 
 def encode_in_steps(model: VAE, images: np.ndarray, report) -> np.ndarray | None:
@@ -101,12 +116,20 @@ class ExplorerPanel(QWidget):
         self.last_update_ms = 0.0              # request to redraw, of the last map
         self._source: tuple[str, str | None] | None = None  # (spec, data_dir) of a folder the person opened
         self._dataset_of_model: str | None = None
-        self._reset_view, self._tsne_settings = True, None  # settings of the t-SNE shown (to refine it)
+        self._reset_view = True
+        self._requested: ExplorerSettings | None = None  # settings of the newest map asked for ...
+        self._shown: ExplorerSettings | None = None      # ... and of the map shown
         self._latent: np.ndarray | None = None  # the vector decoded in the large preview
+        self._approximate = False               # ... is UMAP's approximate inverse of a click
         self._sample_seed, self._requested_at = 0, 0.0
         self._build()
         session.modelChanged.connect(self._on_model_changed)
         session.weightsUpdated.connect(self._refresh)
+        self.view_points = ViewPoints(self.jobs, self)
+        self.view_points.placed.connect(self._show_placed)
+        self.view_points.approximated.connect(self._show_approximate)
+        self.view_points.approximationFailed.connect(
+            lambda message: self.decoded.set_message("No approximate latent point for this click.", message))
         if self._owns_jobs:
             QCoreApplication.instance().aboutToQuit.connect(self.shutdown)
         self._on_model_changed()
@@ -115,7 +138,7 @@ class ExplorerPanel(QWidget):
         self.latent_map = LatentMap()
         self.status = QLabel(wordWrap=True)
         self.status.setFixedHeight(2 * self.status.fontMetrics().lineSpacing() + 4)  # the map keeps its size
-        self.decoded = ImagePreview("Decoded at the clicked point", minimum_side=196)
+        self.decoded = ImagePreview(DECODED_TITLE, minimum_side=196)
         self.decoded.set_message("Click anywhere on the map")
         self.sample_view = SampleView()
         self.sample_button = QPushButton("Sample from the prior")
@@ -127,9 +150,13 @@ class ExplorerPanel(QWidget):
             side_layout.addWidget(widget, stretch)
         scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame, minimumWidth=330, maximumWidth=330)
         scroll.setWidget(side)
+        self.view_progress = ViewProgress()
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.status, 1)
+        status_row.addWidget(self.view_progress)
         left = QVBoxLayout()
         left.addWidget(self.latent_map, 1)
-        left.addWidget(self.status)
+        left.addLayout(status_row)
         layout = QHBoxLayout(self)
         layout.addLayout(left, 1)
         layout.addWidget(scroll)
@@ -138,6 +165,7 @@ class ExplorerPanel(QWidget):
         self.latent_map.fetchRequested.connect(self.fetch_dataset)
         self.latent_map.openRequested.connect(self.open_dataset_folder)
         self.controls.changed.connect(self._on_settings_changed)
+        self.view_progress.cancelRequested.connect(self._on_view_cancelled)
         self.sample_button.clicked.connect(self.sample_prior)
         self._apply_appearance()
 
@@ -177,7 +205,7 @@ class ExplorerPanel(QWidget):
         if self.session.model is None:
             return
         if self._latent is not None:
-            self._show_decoded(self._latent, self.decoded.caption(), announce=False)
+            self._show_decoded(self._latent, self.decoded.caption(), announce=False, approximate=self._approximate)
         source = self._source or (self._model_dataset(), self.data_dir)
         if self.dataset_spec != source[0]:
             self._load_dataset(*source)
@@ -230,6 +258,7 @@ class ExplorerPanel(QWidget):
         self._refresh()
 
     def _on_map_failed(self, message: str) -> None:
+        self.view_progress.finish()
         self.status.setText(f"Could not draw the map: {message}")
 
     def _on_dataset_failed(self, message: str) -> None:
@@ -245,7 +274,7 @@ class ExplorerPanel(QWidget):
         self.sample_view.clear("No test images")
         self._apply_axes()
         self.status.setText(f"No test images; the map is the plane of {' and '.join(axis_labels(self.plane()))} "
-                            f"of {self.session.describe()} (PCA and t-SNE need encoded data).")
+                            f"of {self.session.describe()} (PCA, t-SNE and UMAP need encoded data).")
         self.latent_map.reset_view()
         self._request_background()
 
@@ -258,38 +287,63 @@ class ExplorerPanel(QWidget):
         shown = subsample_indices(len(images), settings.point_count or len(images), seed=0)
         same_points = self.result is not None and np.array_equal(shown, self.result.indices)
         snapshot, mu = (None, self.result.mu) if same_points and not encode else (self.session.snapshot(), None)
-        init = None  # refine the t-SNE shown (same points, same settings) rather than start again
-        if same_points and self.result.layout.projection is None and settings == self._tsne_settings:
+        init = None  # refine the view shown (same points, same settings) rather than start again
+        if (same_points and self.view() is not None and self._shown is not None
+                and settings.map_fields() == self._shown.map_fields()):
             init = self.result.layout.points
-        self._tsne_settings = settings
-        if not settings.linear:
-            self.status.setText(f"Computing t-SNE of {min(settings.tsne_points, len(shown)):,} points…")
-        tsne_config = TSNEConfig(settings.perplexity, TSNE_REFINE_ITERATIONS if init is not None else TSNE_ITERATIONS,
-                                 settings.tsne_seed)
+        self._requested, self._requested_at = settings, time.perf_counter()
+        if settings.linear and mu is not None:  # a plane of known means: milliseconds, not queued behind a view
+            self.jobs.cancel(MAP_JOB)
+            self._apply_map(LatentMapData(self.result.indices, mu, layout_map(mu, settings.projection, settings.first,
+                                                                              settings.second), self.result.labels))
+            return
+        if settings.linear:
+            self.view_progress.finish()
+        else:
+            self.view_progress.start(settings.projection, len(shown))
+            self.status.setText(self.view_progress.describe())
+        view_config = EmbeddingConfig(perplexity=settings.perplexity, neighbours=settings.neighbours,
+                                      seed=settings.view_seed)
 
         def job(cancel, report):
             means = mu if snapshot is None else encode_in_steps(snapshot.network(), images[shown], report)
             if means is None:
                 return None
-            data = build_map(None, images, labels, shown, settings.projection, mu=means, first=settings.first,
-                             second=settings.second, tsne_config=tsne_config, tsne_points=settings.tsne_points,
-                             init=init, progress=report)
+            try:
+                data = build_map(None, images, labels, shown, settings.projection, mu=means, first=settings.first,
+                                 second=settings.second, view_config=view_config, init=init, progress=report)
+            except EmbeddingCancelled:
+                return None
             return None if cancel.is_set() else data
 
-        self._requested_at = time.perf_counter()
+        title = EMBEDDINGS.get(settings.projection)
         self.jobs.submit(MAP_JOB, job, priority=Priority.VISIBLE if settings.linear else Priority.BACKGROUND,
                          description="Encoding the test images for the map" if settings.linear
-                         else "Computing the t-SNE map", on_result=self._apply_map, on_error=self._on_map_failed,
-                         on_progress=self._show_tsne_progress)
+                         else f"Computing the {title} map", on_result=self._apply_map, on_error=self._on_map_failed,
+                         on_progress=self._on_map_progress)
 
-    def _show_tsne_progress(self, fraction: float) -> None:
-        self.status.setText(f"Computing t-SNE… {fraction:.0%}")
+    def _on_map_progress(self, fraction: float) -> None:
+        if self.view_progress.kind is not None:
+            self.view_progress.set_fraction(fraction)
+            self.status.setText(self.view_progress.describe())
+
+    def _on_view_cancelled(self, kind: str) -> None:
+        """Cancel pressed: stop the t-SNE or UMAP; the settings go back to the map shown (a plane when there is none)."""
+        self.jobs.cancel(MAP_JOB)
+        if self.result is None or self._shown is None:
+            self.controls.show_default_projection()  # announced: the plane is computed
+            return
+        self._requested = self._shown
+        self.controls.restore_map_settings(self._shown)
+        self._update_status(f"Cancelled the {EMBEDDINGS[kind]}. ")
 
     def _apply_map(self, result: LatentMapData) -> None:
         if self.images is None:  # the data changed while this was computed
             return
-        self.result = result
-        self.latent_map.snap_to_points = result.layout.projection is None
+        self.view_progress.finish()
+        self.result, self._shown = result, self._requested
+        view = result.layout.view
+        self.latent_map.snap_to_points = view is not None and not view.has_inverse
         self.latent_map.set_message(None)
         self.latent_map.set_points(result.layout.points, result.labels, self.session.class_names or self.class_names,
                                    keep_view=not self._reset_view)
@@ -301,28 +355,37 @@ class ExplorerPanel(QWidget):
         self._request_background()
         self.mapUpdated.emit()
 
+    def view(self) -> MapView | None:
+        """The t-SNE or UMAP view the map shows, or None when it shows a plane."""
+        return self.result.layout.view if self.result is not None else None
+
     def plane(self) -> Projection | None:
-        """The invertible projection the map shows now (None for t-SNE); z1, z2 while there is no data."""
+        """The invertible projection the map shows now (None for t-SNE, UMAP); z1, z2 while there is no data."""
         if self.result is not None:
             return self.result.layout.projection
         return make_plane(self.settings.projection, self.session.model.latent_dim)
 
     def _apply_axes(self) -> None:
-        self.latent_map.set_axis_labels(*axis_labels(self.plane()))
+        view = self.view()
+        self.latent_map.set_axis_labels(*axis_labels(self.plane(), view.title if view is not None else "t-SNE"))
 
-    def _update_status(self) -> None:
-        settings, layout = self.settings, self.result.layout
+    def _update_status(self, prefix: str = "") -> None:
+        layout, shown = self.result.layout, self._shown or self.settings
         spec = self.dataset_spec or ""
         title = NAMED_DATASETS[spec].title if spec in NAMED_DATASETS else Path(spec.partition(":")[2]).name
         what = f"{len(self.result.indices):,} test images of {title}, encoded by {self.session.describe()}"
-        if layout.projection is None:
-            what += (f"; t-SNE of a {len(layout.rows):,}-point subsample (perplexity {settings.perplexity:.0f}, "
-                     f"seed {settings.tsne_seed}) is a view only: clicks snap to the nearest encoded point")
+        if layout.view is not None and not layout.view.has_inverse:
+            what += (f"; their t-SNE (perplexity {shown.perplexity:.0f}, seed {shown.view_seed}) is a view only: "
+                     "clicks snap to the nearest encoded point")
+        elif layout.view is not None:
+            what += (f"; their UMAP ({shown.neighbours} neighbours, seed {shown.view_seed}) is a view: clicks "
+                     "decode UMAP's approximate inverse")
         elif isinstance(layout.projection, PCAProjection):
             what += "; the PCA plane passes through the mean of the encoded means"
         elif self.session.model.latent_dim > 2:
             what += "; clicks and the background hold the other latent dimensions at 0"
-        self.status.setText(f"{what}. Updated in {self.last_update_ms:.0f} ms.")
+        took = f"{self.last_update_ms / 1000:.0f} s" if self.last_update_ms >= 10_000 else f"{self.last_update_ms:.0f} ms"
+        self.status.setText(f"{prefix}{what}. Updated in {took}.")
 
     def _request_background(self) -> None:
         settings, plane = self.settings, self.plane()
@@ -347,6 +410,8 @@ class ExplorerPanel(QWidget):
         elif aspect == "background":
             self._request_background()
         elif self.images is not None:  # projection or number of points
+            if self._requested is not None and self.settings.map_fields() == self._requested.map_fields():
+                return  # e.g. the perplexity of a PCA map: the map shown (or being computed) stays right
             self._reset_view = self._reset_view or aspect == "projection"
             self._request_map(encode=False)
         else:
@@ -361,11 +426,40 @@ class ExplorerPanel(QWidget):
     def _decode(self, z: np.ndarray) -> np.ndarray:
         return decode_latents(self.session.model, z[None])[0]
 
-    def _show_decoded(self, z: np.ndarray, caption: str, announce: bool = True) -> None:
-        self._latent = np.asarray(z, dtype=np.float32)
+    def _show_decoded(self, z: np.ndarray, caption: str, announce: bool = True, approximate: bool = False) -> None:
+        self._latent, self._approximate = np.asarray(z, dtype=np.float32), approximate
+        self.view_points.withdraw(approximating=True)  # a newer choice than a click awaiting its inverse
+        self.decoded.title_label.setText(f"{DECODED_TITLE} (approximate)" if approximate else DECODED_TITLE)
         self.decoded.set_image(self._decode(self._latent), caption)
         if announce:
             self.pointChosen.emit(self._latent.copy())
+
+    def _request_approximate(self, view: MapView, x: float, y: float) -> None:
+        """Decode UMAP's approximate inverse of map point (x, y), found in the background (seconds)."""
+        self.view_points.approximate(view, x, y)
+        self.decoded.title_label.setText(f"{DECODED_TITLE} (approximate)")
+        self.decoded.set_message("Finding an approximate latent point for the click (UMAP's inverse)…",
+                                 f"map ({x:.2f}, {y:.2f})")
+
+    def _show_approximate(self, view: MapView, x: float, y: float, z: np.ndarray) -> None:
+        if view is not self.view() or self.session.model is None or z.shape[0] != self.session.model.latent_dim:
+            return
+        self._show_decoded(z, f"Approximate: UMAP's inverse of map ({x:.2f}, {y:.2f}), a latent point "
+                              f"fitted to the points around it\n{describe_vector(z)}", approximate=True)
+
+    def place_sketch(self, mu: np.ndarray | None) -> None:
+        """Show a latent vector (the sketch's posterior mean) on a t-SNE or UMAP view, placed by the
+        view's transform in the background; None clears it."""
+        view = self.view()
+        if mu is None or view is None or mu.shape[-1] != self.result.mu.shape[1]:
+            self.view_points.withdraw(placing=True)
+            self.latent_map.set_sketch(None)
+        else:
+            self.view_points.place(view, mu)
+
+    def _show_placed(self, view: MapView, point: np.ndarray) -> None:
+        if view is self.view():
+            self.latent_map.set_sketch(point)
 
     def _mark(self, z: np.ndarray | None) -> None:
         """Mark latent vector z on the map where the plane allows (its projection onto the plane)."""
@@ -376,10 +470,10 @@ class ExplorerPanel(QWidget):
     def _on_map_clicked(self, x: float, y: float, index: int) -> None:
         if self.session.model is None:
             return
-        plane = self.plane()
+        plane, view = self.plane(), self.view()
         if index >= 0 and self.result is not None:
             row = int(self.result.layout.rows[index])
-            if plane is None:
+            if plane is None and not (view is not None and view.has_inverse):  # t-SNE: snap to the point
                 mu = self.result.mu[row]
                 self._show_decoded(mu, f"Snapped to the nearest encoded point (its mean)\n{describe_vector(mu)}")
                 self.latent_map.set_marker(*self.result.layout.points[index])
@@ -387,6 +481,9 @@ class ExplorerPanel(QWidget):
         if plane is not None:
             z = plane.to_latent(np.array([[x, y]]))[0]
             self._show_decoded(z, f"map ({x:.2f}, {y:.2f})\n{describe_vector(z)}")
+            self.latent_map.set_marker(x, y)
+        elif view is not None and view.has_inverse:
+            self._request_approximate(view, x, y)
             self.latent_map.set_marker(x, y)
 
     def show_sample(self, index: int, mark: bool = False) -> None:

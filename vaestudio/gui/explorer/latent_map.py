@@ -56,14 +56,14 @@ def class_colour(index: int, count: int) -> QColor:
     return pg.intColor(index, hues=count, values=1, maxValue=200, minValue=200)
 
 
-def axis_labels(plane: Projection | None) -> tuple[str, str]:
-    """Axis titles for a plane: its latent dimensions, its principal components, or t-SNE's."""
+def axis_labels(plane: Projection | None, view_title: str = "t-SNE") -> tuple[str, str]:
+    """Axis titles for a plane (its latent dimensions or principal components), or for a view (t-SNE, UMAP)."""
     if isinstance(plane, PCAProjection):
         first, second = plane.explained
         return f"PC 1 ({first:.0%} of variance)", f"PC 2 ({second:.0%} of variance)"
     if isinstance(plane, DimensionProjection):
         return tuple(f"z{dimension + 1}" for dimension in plane.dimensions)
-    return "t-SNE 1 (no units)", "t-SNE 2 (no units)"
+    return f"{view_title} 1 (no units)", f"{view_title} 2 (no units)"
 
 
 class LatentMap(QWidget):
@@ -216,14 +216,15 @@ class LatentMap(QWidget):
         self.path.setData(points[:, 0], points[:, 1])
 
     def set_sketch(self, centre: np.ndarray | None, outline: np.ndarray | None = None) -> None:
-        """The sketch's posterior mean (2,) and the outline (N, 2) of its spread; None clears both."""
+        """The sketch's posterior mean (2,) and the outline (N, 2) of its spread (none on a t-SNE or UMAP
+        view); None clears both."""
         if centre is None:
             self.sketch_centre.setData([], [])
             self.sketch_ellipse.setData([], [])
             return
         self.sketch_centre.setData([float(centre[0])], [float(centre[1])])
-        if outline is not None:
-            self.sketch_ellipse.setData(outline[:, 0], outline[:, 1])
+        outline = np.zeros((0, 2)) if outline is None else outline
+        self.sketch_ellipse.setData(outline[:, 0], outline[:, 1])
 
     def set_message(self, text: str | None) -> None:
         """A message in the middle of the map (e.g. why there are no points); None hides it."""

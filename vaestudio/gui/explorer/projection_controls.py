@@ -2,13 +2,14 @@
 
 Every value is remembered with QSettings (group `explorer`). The projection is remembered
 separately for 2-D models (where the latent itself is the natural map) and for larger ones.
+UMAP is offered always; choosing it without umap-learn installed says how to install it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -22,14 +23,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from vaestudio.core.latent.embeddings import (
+    EMBEDDINGS,
+    MissingPackageError,
+    require_umap,
+)
+from vaestudio.gui.widgets.dialogs import show_error
+
 PROJECTION_TITLES = {
     "latent": "Latent (z1, z2)",
     "dimensions": "Two latent dimensions",
     "pca": "PCA of the encoded means",
     "tsne": "t-SNE (view only)",
+    "umap": "UMAP (approximate inverse)",
 }
+VIEWS = tuple(EMBEDDINGS)  # the projections that are views of every point shown, computed in the background
+MAP_FIELDS = ("projection", "first", "second", "perplexity", "neighbours", "view_seed", "point_count")
 POINT_COUNTS = (1000, 2000, 5000, 10000, 0)  # 0: the whole test set
-TSNE_POINT_COUNTS = (500, 1000, 2000, 3000)
 SETTINGS_GROUP = "explorer"
 
 
@@ -38,9 +48,9 @@ class ExplorerSettings:
     projection: str = "pca"
     first: int = 0           # latent dimensions shown by the "dimensions" projection (0-based)
     second: int = 1
-    perplexity: float = 30.0
-    tsne_points: int = 2000
-    tsne_seed: int = 0
+    perplexity: float = 30.0  # t-SNE
+    neighbours: int = 15      # UMAP
+    view_seed: int = 0        # t-SNE and UMAP
     point_count: int = 10000  # 0: all
     point_size: int = 4
     opacity: float = 0.7
@@ -50,12 +60,22 @@ class ExplorerSettings:
 
     @property
     def linear(self) -> bool:
-        """Whether a map point maps back to a latent vector (not t-SNE)."""
-        return self.projection != "tsne"
+        """Whether the map is a plane, whose points map back to latent vectors exactly (not t-SNE or UMAP)."""
+        return self.projection not in VIEWS
+
+    def map_fields(self) -> tuple:
+        """The values that decide where the points go with this projection (not how they look)."""
+        names = {"tsne": ("perplexity", "view_seed"), "umap": ("neighbours", "view_seed")}.get(
+            self.projection, ("first", "second"))
+        return (self.projection, self.point_count, *(getattr(self, name) for name in names))
 
 
 def projection_key(latent_dim: int) -> str:
     return "projection_2d" if latent_dim == 2 else "projection"
+
+
+def default_projection(latent_dim: int) -> str:
+    return "latent" if latent_dim == 2 else "pca"
 
 
 def load_settings(latent_dim: int) -> ExplorerSettings:
@@ -63,7 +83,7 @@ def load_settings(latent_dim: int) -> ExplorerSettings:
     store = QSettings()
     store.beginGroup(SETTINGS_GROUP)
     default = ExplorerSettings()
-    fallback = "latent" if latent_dim == 2 else "pca"
+    fallback = default_projection(latent_dim)
     projection = str(store.value(projection_key(latent_dim), fallback))
     if projection not in choices_for(latent_dim):
         projection = fallback
@@ -72,8 +92,8 @@ def load_settings(latent_dim: int) -> ExplorerSettings:
         first=int(store.value("first", default.first, type=int)),
         second=int(store.value("second", default.second, type=int)),
         perplexity=float(store.value("perplexity", default.perplexity, type=float)),
-        tsne_points=int(store.value("tsne_points", default.tsne_points, type=int)),
-        tsne_seed=int(store.value("tsne_seed", default.tsne_seed, type=int)),
+        neighbours=int(store.value("neighbours", default.neighbours, type=int)),
+        view_seed=int(store.value("view_seed", default.view_seed, type=int)),
         point_count=int(store.value("point_count", default.point_count, type=int)),
         point_size=int(store.value("point_size", default.point_size, type=int)),
         opacity=float(store.value("opacity", default.opacity, type=float)),
@@ -86,22 +106,21 @@ def load_settings(latent_dim: int) -> ExplorerSettings:
     if not (0 <= first < latent_dim and 0 <= second < latent_dim) or first == second:
         first, second = 0, 1
     return replace(values, first=first, second=second,
-                   point_count=values.point_count if values.point_count in POINT_COUNTS else default.point_count,
-                   tsne_points=values.tsne_points if values.tsne_points in TSNE_POINT_COUNTS else default.tsne_points)
+                   point_count=values.point_count if values.point_count in POINT_COUNTS else default.point_count)
 
 
 def save_settings(values: ExplorerSettings, latent_dim: int) -> None:
     store = QSettings()
     store.beginGroup(SETTINGS_GROUP)
     store.setValue(projection_key(latent_dim), values.projection)
-    for name in ("first", "second", "perplexity", "tsne_points", "tsne_seed", "point_count", "point_size",
+    for name in ("first", "second", "perplexity", "neighbours", "view_seed", "point_count", "point_size",
                  "opacity", "background", "background_range", "background_cells"):
         store.setValue(name, getattr(values, name))
     store.endGroup()
 
 
 def choices_for(latent_dim: int) -> list[str]:
-    return ["latent", "pca", "tsne"] if latent_dim == 2 else ["dimensions", "pca", "tsne"]
+    return ["latent", "pca", *VIEWS] if latent_dim == 2 else ["dimensions", "pca", *VIEWS]
 
 
 class ProjectionControls(QWidget):
@@ -119,16 +138,17 @@ class ProjectionControls(QWidget):
         for spin, prefix in ((self.first, "x: z"), (self.second, "y: z")):
             spin.setPrefix(prefix)
             spin.setKeyboardTracking(False)
-        dimensions = QHBoxLayout()
-        dimensions.addWidget(self.first)
-        dimensions.addWidget(self.second)
+        self._axes_row = QHBoxLayout()
+        self._axes_row.addWidget(self.first)
+        self._axes_row.addWidget(self.second)
         self.perplexity = QDoubleSpinBox(decimals=0, minimum=5, maximum=50, singleStep=5)
         self.perplexity.setKeyboardTracking(False)
-        self.tsne_points = QComboBox()
-        for count in TSNE_POINT_COUNTS:
-            self.tsne_points.addItem(f"{count:,} points", count)
-        self.tsne_seed = QSpinBox(minimum=0, maximum=99999)
-        self.tsne_seed.setKeyboardTracking(False)
+        self.perplexity.setToolTip("t-SNE: about how many neighbours each point keeps close")
+        self.neighbours = QSpinBox(minimum=2, maximum=100)
+        self.neighbours.setKeyboardTracking(False)
+        self.neighbours.setToolTip("UMAP: the size of the neighbourhood it preserves (larger: more global structure)")
+        self.view_seed = QSpinBox(minimum=0, maximum=99999)
+        self.view_seed.setKeyboardTracking(False)
         self.point_count = QComboBox()
         for count in POINT_COUNTS:
             self.point_count.addItem(f"{count:,}" if count else "whole test set", count)
@@ -142,22 +162,22 @@ class ProjectionControls(QWidget):
                                          "deviations")
         self.background_cells = QSpinBox(minimum=5, maximum=30, suffix=" per side")
         self.background_cells.setKeyboardTracking(False)
-        grid = QHBoxLayout()
-        grid.addWidget(self.background_range)
-        grid.addWidget(self.background_cells)
+        self._grid_row = QHBoxLayout()
+        self._grid_row.addWidget(self.background_range)
+        self._grid_row.addWidget(self.background_cells)
 
         self.form = QFormLayout()
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.form.addRow("Projection", self.projection)
-        self.form.addRow("Axes", dimensions)
+        self.form.addRow("Axes", self._axes_row)
         self.form.addRow("Perplexity", self.perplexity)
-        self.form.addRow("t-SNE of", self.tsne_points)
-        self.form.addRow("t-SNE seed", self.tsne_seed)
+        self.form.addRow("Neighbours", self.neighbours)
+        self.form.addRow("Seed", self.view_seed)
         self.form.addRow("Points", self.point_count)
         self.form.addRow("Point size", self.point_size)
         self.form.addRow("Opacity", self.opacity)
         self.form.addRow(self.background)
-        self.form.addRow("Grid", grid)
+        self.form.addRow("Grid", self._grid_row)
         box = QGroupBox("Map")
         box.setLayout(self.form)
         layout = QVBoxLayout(self)
@@ -165,9 +185,8 @@ class ProjectionControls(QWidget):
         layout.addWidget(box)
 
         self.projection.currentIndexChanged.connect(lambda: self._edited("projection"))
-        for spin in (self.first, self.second, self.perplexity, self.tsne_seed):
+        for spin in (self.first, self.second, self.perplexity, self.neighbours, self.view_seed):
             spin.valueChanged.connect(lambda *_: self._edited("projection"))
-        self.tsne_points.currentIndexChanged.connect(lambda: self._edited("projection"))
         self.point_count.currentIndexChanged.connect(lambda: self._edited("points"))
         self.point_size.valueChanged.connect(lambda: self._edited("appearance"))
         self.opacity.valueChanged.connect(lambda: self._edited("appearance"))
@@ -189,12 +208,21 @@ class ProjectionControls(QWidget):
         old = self._values
         self._show(values)
         save_settings(self._values, self.latent_dim)
-        for aspect, names in (("projection", ("projection", "first", "second", "perplexity", "tsne_points",
-                                              "tsne_seed")),
+        for aspect, names in (("projection", ("projection", "first", "second", "perplexity", "neighbours",
+                                              "view_seed")),
                               ("points", ("point_count",)), ("appearance", ("point_size", "opacity")),
                               ("background", ("background", "background_range", "background_cells"))):
             if any(getattr(old, name) != getattr(self._values, name) for name in names):
                 self.changed.emit(aspect)
+
+    def show_default_projection(self) -> None:
+        """Go back to the model's default plane (announced)."""
+        self.set_values(replace(self._values, projection=default_projection(self.latent_dim)))
+
+    def restore_map_settings(self, shown: ExplorerSettings) -> None:
+        """Put back the values that decide the layout to those of the map `shown`, without announcing it."""
+        with QSignalBlocker(self):
+            self.set_values(replace(self._values, **{name: getattr(shown, name) for name in MAP_FIELDS}))
 
     def _show(self, values: ExplorerSettings) -> None:
         self._updating = True
@@ -207,8 +235,8 @@ class ProjectionControls(QWidget):
         self.first.setValue(values.first + 1)
         self.second.setValue(values.second + 1)
         self.perplexity.setValue(values.perplexity)
-        self.tsne_points.setCurrentIndex(max(self.tsne_points.findData(values.tsne_points), 0))
-        self.tsne_seed.setValue(values.tsne_seed)
+        self.neighbours.setValue(values.neighbours)
+        self.view_seed.setValue(values.view_seed)
         self.point_count.setCurrentIndex(max(self.point_count.findData(values.point_count), 0))
         self.point_size.setValue(values.point_size)
         self.opacity.setValue(round(values.opacity * 100))
@@ -225,8 +253,8 @@ class ProjectionControls(QWidget):
             second = (first + 1) % self.latent_dim
         return ExplorerSettings(
             projection=str(self.projection.currentData()), first=first, second=second,
-            perplexity=float(self.perplexity.value()), tsne_points=int(self.tsne_points.currentData()),
-            tsne_seed=self.tsne_seed.value(), point_count=int(self.point_count.currentData()),
+            perplexity=float(self.perplexity.value()), neighbours=self.neighbours.value(),
+            view_seed=self.view_seed.value(), point_count=int(self.point_count.currentData()),
             point_size=self.point_size.value(), opacity=self.opacity.value() / 100.0,
             background=self.background.isChecked(), background_range=self.background_range.value(),
             background_cells=self.background_cells.value())
@@ -234,6 +262,15 @@ class ProjectionControls(QWidget):
     def _edited(self, aspect: str) -> None:
         if self._updating:
             return
+        if self.projection.currentData() == "umap":
+            try:
+                require_umap()
+            except MissingPackageError as error:  # back to the projection shown, then say how to get UMAP
+                self._updating = True
+                self.projection.setCurrentIndex(max(self.projection.findData(self._values.projection), 0))
+                self._updating = False
+                show_error(self, "UMAP is not installed", str(error))
+                return
         values = self._read()
         if (values.first, values.second) != (self.first.value() - 1, self.second.value() - 1):
             self._updating = True
@@ -246,9 +283,11 @@ class ProjectionControls(QWidget):
 
     def _update_visibility(self) -> None:
         kind = self._values.projection
-        self.form.setRowVisible(1, kind == "dimensions")
-        for row in (2, 3, 4):
-            self.form.setRowVisible(row, kind == "tsne")
+        self.form.setRowVisible(self._axes_row, kind == "dimensions")
+        self.form.setRowVisible(self.perplexity, kind == "tsne")
+        self.form.setRowVisible(self.neighbours, kind == "umap")
+        self.form.setRowVisible(self.view_seed, kind in VIEWS)
         self.background.setEnabled(self._values.linear)
-        self.background.setToolTip("" if self._values.linear else "t-SNE has no inverse: no decoded background")
-        self.form.setRowVisible(9, self._values.background and self._values.linear)
+        self.background.setToolTip("" if self._values.linear else "t-SNE and UMAP are views, not planes: no decoded "
+                                   "background")
+        self.form.setRowVisible(self._grid_row, self._values.background and self._values.linear)

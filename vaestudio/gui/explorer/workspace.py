@@ -145,11 +145,14 @@ class ExplorerWorkspace(QObject):
         self._draw_sketch()
 
     def _draw_sketch(self) -> None:
+        """The sketch's posterior on the map: its mean and spread on a plane, its mean placed in a t-SNE or UMAP view."""
         plane = self.explorer.plane()
-        if plane is None or self._sketch is None or self._sketch[0].shape[-1] != plane.axes.shape[1]:
+        if plane is None:
+            self.explorer.place_sketch(None if self._sketch is None else self._sketch[0])
+        elif self._sketch is None or self._sketch[0].shape[-1] != plane.axes.shape[1]:
             self.explorer.latent_map.set_sketch(None)
-            return
-        self.explorer.latent_map.set_sketch(*posterior_outline(plane, *self._sketch))
+        else:
+            self.explorer.latent_map.set_sketch(*posterior_outline(plane, *self._sketch))
 
     # -- export ----------------------------------------------------------------------------
 
