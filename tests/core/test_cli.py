@@ -3,12 +3,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+from importlib.metadata import version
+
 import pytest
+import torch
 from tiny_data import write_idx_folder
 
 from vaestudio import __version__
 from vaestudio.cli.main import main
 from vaestudio.core.models.model_files import load_model
+from vaestudio.core.training.devices import device_label, resolve_device
 
 
 @pytest.fixture
@@ -17,9 +21,17 @@ def idx_spec(tmp_path):
     return f"idx:{tmp_path / 'digits'}"
 
 
-def test_version():
-    result = subprocess.run([sys.executable, "-m", "vaestudio.cli.main", "--version"], capture_output=True, text=True)
-    assert result.returncode == 0 and result.stdout.strip() == f"vaestudio {__version__}"
+def test_version(isolated_home):
+    """One line: VAE Studio, torch, Qt, pyqtgraph, the device and the user data folder, loading no Qt."""
+    code = ("import sys; from vaestudio.cli.main import main\n"
+            "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'pyqtgraph')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    line, qt_modules = result.stdout.strip().splitlines()
+    assert line.startswith(f"vaestudio {__version__}; torch: {torch.__version__}")
+    device = device_label(resolve_device("auto"))
+    assert f"Qt: PySide6 {version('PySide6-Essentials')}; pyqtgraph: {version('pyqtgraph')}; Device: {device}" in line
+    assert line.endswith(f"User data: {isolated_home}") and qt_modules == "[]"
 
 
 def test_train_resume_and_eval(idx_spec, tmp_path, capsys):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
-from vaestudio import __version__
 from vaestudio.cli.sheet_command import add_commands as add_sheet_commands
 from vaestudio.cli.train_command import add_train_command
 from vaestudio.core.errors import VaeStudioError
@@ -18,14 +18,36 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
                         "(default: $VAESTUDIO_DATA_DIR, then the user data folder)")
 
 
-USAGE = "vaestudio [-h] [--version] [MODEL_FILE | COMMAND ...]"
+class _VersionAction(argparse.Action):
+    """`--version`: VAE Studio's version and its libraries', the device and the user data folder, one line.
+
+    Built only when asked for (it imports torch), so that parsing stays quick.
+    """
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from vaestudio.core.about import about_line
+
+        print(about_line())
+        parser.exit()
+
+
+USAGE = "vaestudio [-h] [--version] [--startup-check] [MODEL_FILE | COMMAND ...]"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vaestudio", usage=USAGE, description="Train a VAE on 28x28 images and "
                                      "explore its latent space. With no command, opens the VAE Studio window, showing "
                                      "MODEL_FILE (a .safetensors model or a PyTorch example state_dict) if given.")
-    parser.add_argument("--version", action="version", version=f"vaestudio {__version__}")
+    parser.add_argument("--version", action=_VersionAction,
+                        help="show the versions of VAE Studio, torch, Qt and pyqtgraph, the device and the "
+                             "user data folder, and exit")
+    parser.add_argument("--startup-check", action="store_true",
+                        help="open the window, wait until the bundled model's latent map is drawn, print how "
+                             "long that took and quit (checks an installed or frozen build; without a display "
+                             "set QT_QPA_PLATFORM=offscreen)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     add_train_command(commands, _add_data_options)
@@ -73,6 +95,7 @@ def model_file_argument(parser: argparse.ArgumentParser, argv: list[str]) -> str
 
 
 def main(argv: list[str] | None = None) -> int:
+    started = time.perf_counter()
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     model_path = model_file_argument(parser, argv)
@@ -80,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args is None or args.command is None:
             from vaestudio.gui.app import run_app
-            return run_app(model_path=model_path)
+            startup_check = args is not None and args.startup_check
+            return run_app(model_path=model_path, startup_check_since=started if startup_check else None)
         from vaestudio.cli import commands, train_command
         handler = {"train": train_command.train, "eval": commands.evaluate, "data": commands.data,
                    "sheet": commands.sheet, "export": commands.export_table}[args.command]
