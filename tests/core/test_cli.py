@@ -1,9 +1,8 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
-
 from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 import torch
@@ -149,3 +148,18 @@ def test_an_output_folder_is_called_a_folder(model_file, tmp_path, command, exam
         err = capsys.readouterr().err
         assert f"{out} is a folder; give a file name such as {Path(out) / example}." in err
         assert "no extension" not in err
+
+
+def test_window_imports_pause_the_collector_then_freeze_what_they_loaded():
+    import gc
+
+    from vaestudio.cli.main import imports_without_garbage_collection
+
+    assert gc.isenabled()
+    try:
+        with pytest.raises(ImportError), imports_without_garbage_collection():
+            assert not gc.isenabled()
+            import vaestudio_no_such_module  # noqa: F401
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
