@@ -155,6 +155,8 @@ def test_window_imports_pause_the_collector_then_freeze_what_they_loaded():
 
     from vaestudio.cli.main import imports_without_garbage_collection
 
+    was_frozen = gc.get_freeze_count() > 0
+    gc.unfreeze()
     assert gc.isenabled()
     try:
         with pytest.raises(ImportError), imports_without_garbage_collection():
@@ -162,4 +164,5 @@ def test_window_imports_pause_the_collector_then_freeze_what_they_loaded():
             import vaestudio_no_such_module  # noqa: F401
         assert gc.isenabled() and gc.get_freeze_count() > 0
     finally:
-        gc.unfreeze()
+        if not was_frozen:
+            gc.unfreeze()

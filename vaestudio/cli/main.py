@@ -51,7 +51,8 @@ def imports_without_garbage_collection() -> Iterator[None]:
     try:
         yield
     finally:
-        gc.freeze()
+        if not gc.get_freeze_count():  # once a process: what later windows leave behind must stay collectable
+            gc.freeze()
         if was_enabled:
             gc.enable()
 
