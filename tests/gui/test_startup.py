@@ -1,7 +1,7 @@
 """Start-up: the window is usable once the bundled model's map is drawn (or says it has no data)."""
 
 import pytest
-from conftest import write_tiny_idx
+from tiny_data import write_idx_folder
 
 from vaestudio.core.errors import ResourceMissingError
 from vaestudio.gui import app
@@ -23,7 +23,7 @@ def started(qtbot):
 
 
 def test_usable_once_the_bundled_model_map_is_drawn(started, qtbot, tmp_path):
-    write_tiny_idx(tmp_path / "MNIST" / "raw", test=64)
+    write_idx_folder(tmp_path / "MNIST" / "raw", test=64)
     window = started(tmp_path)
     calls = []
     app.when_usable(window, lambda: calls.append(window.workspace.explorer.result))

@@ -30,6 +30,7 @@ from vaestudio.core.models.model_files import open_model
 from vaestudio.core.models.pretrained import default_bundled_model
 from vaestudio.core.resources import icon_path
 from vaestudio.core.training.thread_tuning import single_torch_thread
+from vaestudio.gui.explorer.explorer_panel import DATASET_JOB
 from vaestudio.gui.explorer.workspace import ExplorerWorkspace
 from vaestudio.gui.main_window import MainWindow
 from vaestudio.gui.widgets import dialogs
@@ -255,7 +256,7 @@ def when_usable(window: MainWindow, callback: Callable[[], None]) -> None:
         once()
         return
     explorer.mapUpdated.connect(once)
-    explorer.jobs.failed.connect(lambda kind, _message: once() if kind == "dataset" else None)
+    explorer.jobs.failed.connect(lambda kind, _message: once() if kind == DATASET_JOB else None)
 
 
 def report_startup(window: MainWindow, started: float) -> None:
