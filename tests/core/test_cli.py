@@ -1,14 +1,17 @@
 import json
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+import torch
 from tiny_data import write_idx_folder
 
 from vaestudio import __version__
 from vaestudio.cli.main import main
 from vaestudio.core.models.model_files import load_model
+from vaestudio.core.training.devices import device_label, resolve_device
 
 
 @pytest.fixture
@@ -17,9 +20,17 @@ def idx_spec(tmp_path):
     return f"idx:{tmp_path / 'digits'}"
 
 
-def test_version():
-    result = subprocess.run([sys.executable, "-m", "vaestudio.cli.main", "--version"], capture_output=True, text=True)
-    assert result.returncode == 0 and result.stdout.strip() == f"vaestudio {__version__}"
+def test_version(isolated_home):
+    """One line: VAE Studio, torch, Qt, pyqtgraph, the device and the user data folder, loading no Qt."""
+    code = ("import sys; from vaestudio.cli.main import main\n"
+            "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'pyqtgraph')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    line, qt_modules = result.stdout.strip().splitlines()
+    assert line.startswith(f"vaestudio {__version__}; torch: {torch.__version__}")
+    device = device_label(resolve_device("auto"))
+    assert f"Qt: PySide6 {version('PySide6-Essentials')}; pyqtgraph: {version('pyqtgraph')}; Device: {device}" in line
+    assert line.endswith(f"User data: {isolated_home}") and qt_modules == "[]"
 
 
 def test_train_resume_and_eval(idx_spec, tmp_path, capsys):
@@ -137,3 +148,21 @@ def test_an_output_folder_is_called_a_folder(model_file, tmp_path, command, exam
         err = capsys.readouterr().err
         assert f"{out} is a folder; give a file name such as {Path(out) / example}." in err
         assert "no extension" not in err
+
+
+def test_window_imports_pause_the_collector_then_freeze_what_they_loaded():
+    import gc
+
+    from vaestudio.cli.main import imports_without_garbage_collection
+
+    was_frozen = gc.get_freeze_count() > 0
+    gc.unfreeze()
+    assert gc.isenabled()
+    try:
+        with pytest.raises(ImportError), imports_without_garbage_collection():
+            assert not gc.isenabled()
+            import vaestudio_no_such_module  # noqa: F401
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+    finally:
+        if not was_frozen:
+            gc.unfreeze()

@@ -91,7 +91,8 @@ def test_a_bad_model_file_is_a_dialog_and_the_bundled_model_shows(qtbot, tmp_pat
 
 def test_the_command_line_passes_the_model_file_to_the_window(tmp_path, monkeypatch) -> None:
     opened = []
-    monkeypatch.setattr(app, "run_app", lambda argv=None, model_path=None: opened.append(model_path) or 0)
+    monkeypatch.setattr(app, "run_app", lambda argv=None, model_path=None, startup_check_since=None:
+                        opened.append(model_path) or 0)
     path = write_model(tmp_path / "model.safetensors", 2)
     assert vaestudio_main([str(path)]) == 0
     assert vaestudio_main(["missing.safetensors"]) == 0  # the window says it is missing, over the bundled model

@@ -31,3 +31,7 @@ class TrainingError(VaeStudioError):
 
 class ExportError(VaeStudioError):
     """An image, animation or table could not be written."""
+
+
+class ResourceMissingError(VaeStudioError):
+    """A file that ships with VAE Studio (a bundled model, the icon) is not where it should be."""

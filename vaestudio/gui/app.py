@@ -14,6 +14,8 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -22,10 +24,13 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from vaestudio import __version__
 from vaestudio.core.errors import VaeStudioError
 from vaestudio.core.models.model_files import open_model
-from vaestudio.core.models.pretrained import default_bundled_model, resources_dir
+from vaestudio.core.models.pretrained import default_bundled_model
+from vaestudio.core.resources import icon_path
 from vaestudio.core.training.thread_tuning import single_torch_thread
+from vaestudio.gui.explorer.explorer_panel import DATASET_JOB
 from vaestudio.gui.explorer.workspace import ExplorerWorkspace
 from vaestudio.gui.main_window import MainWindow
 from vaestudio.gui.widgets import dialogs
@@ -33,6 +38,8 @@ from vaestudio.gui.widgets.exception_hook import install_exception_hook
 
 ORGANIZATION = "VAE Studio"
 APPLICATION = "VAE Studio"
+ICON_CHECK_SIZE = 64
+DESKTOP_FILE = "vaestudio"  # packaging/vaestudio.desktop: lets Wayland show the window under its entry
 GIL_SWITCH_INTERVAL = 0.0005
 
 log = logging.getLogger(__name__)
@@ -116,8 +123,12 @@ def check_display(environ: Mapping[str, str] | None = None, platform: str | None
 
 
 def application_icon() -> QIcon:
-    """The VAE Studio icon (resources/icons/vaestudio.svg); a null icon if the file is missing."""
-    return QIcon(str(resources_dir() / "icons" / "vaestudio.svg"))
+    """The VAE Studio icon, or an empty icon (logged) when the resources are missing."""
+    try:
+        return QIcon(str(icon_path()))
+    except VaeStudioError as error:
+        log.warning("%s", error)
+        return QIcon()
 
 
 def configure_application(app: QApplication) -> None:
@@ -152,22 +163,41 @@ def warm_up_torch() -> None:
 
     torch.optim imports torch._dynamo on the first optimiser built: 1-2 s of imports that
     hold the GIL in long stretches, freezing the window for up to ~150 ms at a time when
-    Start is first pressed. Done here, before the window shows, it costs that time once.
+    Start is first pressed. `run_app` does it on a thread of its own once the window is usable.
     """
     import torch._dynamo  # noqa: F401
+
+
+def warm_up_torch_in_background() -> threading.Thread:
+    """`warm_up_torch` on its own thread, started now; a failure is logged (Start would import it again).
+
+    Done after the window is usable rather than before it shows: start-up was 2.5 s slower
+    (benchmarks/startup.py) with the import on the way. The import holds the GIL in long
+    stretches, so the window may stutter in the first seconds; that is a price paid once,
+    while a person looks at the map, rather than when Start is pressed.
+    """
+    def warm_up() -> None:
+        try:
+            warm_up_torch()
+        except Exception:  # noqa: BLE001 - any failure here only moves the cost to the first run
+            log.warning("warming up torch failed; the first training run will import it", exc_info=True)
+
+    thread = threading.Thread(target=warm_up, name="torch warm-up")
+    thread.start()
+    return thread
 
 
 def load_bundled_model(window: MainWindow) -> bool:
     """Load the bundled default model into the session when no other model is loaded."""
     if window.session.has_model:
         return False
-    path = default_bundled_model()
-    if path is None:
-        return False
     try:
+        path = default_bundled_model()
+        if path is None:
+            return False
         saved = open_model(path)
     except (VaeStudioError, OSError) as error:
-        log.warning("the bundled model %s could not be read: %s", path, error)
+        log.warning("the bundled model could not be read: %s", error)
         window.statusBar().showMessage(f"The bundled model could not be read: {error}", 10_000)
         return False
     window.show_model(saved, "bundled")
@@ -207,22 +237,73 @@ def create_main_window(data_dir: str | None = None, model_path: str | Path | Non
     return window
 
 
-def run_app(argv: list[str] | None = None, model_path: str | Path | None = None) -> int:
+def when_usable(window: MainWindow, callback: Callable[[], None]) -> None:
+    """Call `callback` once, on the GUI thread, when the window is usable.
+
+    Usable: the latent map shows the loaded model's encoded test set, or says that there are
+    no test images (the map still decodes clicks), or there is no model to show.
+    """
+    explorer = window.workspace.explorer
+    called = False
+
+    def once(*_args) -> None:
+        nonlocal called
+        if not called:
+            called = True
+            QTimer.singleShot(0, callback)  # after the slots that draw what was just computed
+
+    if not window.session.has_model:
+        once()
+        return
+    explorer.mapUpdated.connect(once)
+    explorer.jobs.failed.connect(lambda kind, _message: once() if kind == DATASET_JOB else None)
+
+
+def report_startup(window: MainWindow, started: float) -> None:
+    """For `vaestudio --startup-check`: paint, print the start-up time and what the map shows, quit.
+
+    Then imports what the first training run needs (timed too), so that a frozen build is
+    checked for it as well.
+    """
+    window.repaint()
+    ready = time.perf_counter() - started
+    explorer = window.workspace.explorer
+    shown = (f"{len(explorer.result.indices):,} test images of {explorer.dataset_spec}" if explorer.result is not None
+             else "no test images" if window.session.has_model else "no model")
+    print(f"VAE Studio {__version__} ready in {ready:.2f} s: {window.session.describe()}, {shown} on the map",
+          flush=True)
+    if QApplication.windowIcon().pixmap(ICON_CHECK_SIZE).isNull():
+        print("the application icon could not be drawn (is Qt's SVG icon engine missing?)", flush=True)
+    warm_up_started = time.perf_counter()
+    warm_up_torch()
+    print(f"torch warm-up for training: {time.perf_counter() - warm_up_started:.2f} s", flush=True)
+    window.close()
+    QApplication.quit()
+
+
+def run_app(argv: list[str] | None = None, model_path: str | Path | None = None,
+            startup_check_since: float | None = None) -> int:
     """Open the VAE Studio window (with the model in `model_path`, if given) and run until it closes.
 
     Returns the exit status; raises DisplayUnavailableError before Qt starts when no window can open.
+    With `startup_check_since` (a `time.perf_counter()` reading taken when the command started),
+    quit once the window is usable and print how long that took.
     """
     check_display()
     app = QApplication.instance() or QApplication(sys.argv if argv is None else ["vaestudio", *argv])
     configure_application(app)
+    app.setDesktopFileName(DESKTOP_FILE)
     install_exception_hook()
-    warm_up_torch()
     window = create_main_window(model_path=model_path)
-    gc.freeze()  # what the warm-up and the window made too
+    gc.freeze()  # what the window made too
     app.aboutToQuit.connect(window.shutdown)
     signal.signal(signal.SIGINT, lambda *_: window.close())
     wake = QTimer()  # lets Python see Ctrl+C while Qt's event loop runs
     wake.timeout.connect(lambda: None)
     wake.start(250)
     window.show()
+    if startup_check_since is None:
+        when_usable(window, warm_up_torch_in_background)
+    else:
+        when_usable(window, lambda: report_startup(window, startup_check_since))
     return app.exec()

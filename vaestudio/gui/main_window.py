@@ -359,6 +359,7 @@ class MainWindow(QMainWindow):
         self.menus.enable_file_actions(self.run is not None and self.run.alive, self.session.has_model)
 
     def _show_device(self, label: str) -> None:
+        self.device_in_use = label
         self.device_status.setText(f"Device: {label}")
 
     def _show_model_status(self) -> None:

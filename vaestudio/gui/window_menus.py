@@ -7,9 +7,9 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QTabWidget, QWidget
+from PySide6.QtWidgets import QApplication, QMenu, QTabWidget, QWidget
 
-from vaestudio import __version__
+from vaestudio.gui.widgets.about_dialog import show_about
 
 if TYPE_CHECKING:
     from vaestudio.gui.main_window import MainWindow
@@ -32,12 +32,6 @@ def add_action(owner: QWidget, menu: QMenu, text: str, slot: Callable, shortcut:
 def menu_term(title: str) -> str:
     """A loss term's check-box title as it reads after "Show": "Total" -> "total", "KL" stays "KL"."""
     return title if title.isupper() else title.lower()
-
-
-def show_about(parent: QWidget) -> None:
-    QMessageBox.about(parent, "About VAE Studio",
-                      f"<b>VAE Studio {__version__}</b><p>Train a variational autoencoder on 28x28 images "
-                      "and explore what it learned.</p>")
 
 
 class WindowMenus:
@@ -79,7 +73,8 @@ class WindowMenus:
             box.toggled.connect(action.setChecked)
 
         menu = menu_bar.addMenu("&Help")
-        add_action(window, menu, "&About VAE Studio", lambda: show_about(window))
+        self.about_action = add_action(window, menu, "&About VAE Studio",
+                                       lambda: show_about(window, window.device_in_use))
         add_action(window, menu, "About &Qt", QApplication.aboutQt)
 
     def add_file_action(self, text: str, slot: Callable, shortcut: Shortcut = None) -> QAction:

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+
+from vaestudio.core.resources import resources_dir
 
 DEFAULT_MODEL = "mnist-mlp-z2.safetensors"
 
 
-def resources_dir() -> Path:
-    """The resources folder of a source checkout or editable install, else the installed data folder."""
-    checkout = Path(__file__).resolve().parents[3] / "resources"
-    if checkout.is_dir():
-        return checkout
-    return Path(sys.prefix) / "share" / "vaestudio" / "resources"
-
-
 def bundled_models() -> list[Path]:
-    """Every bundled model file, the default one first."""
+    """Every bundled model file, the default one first; raises ResourceMissingError without resources."""
     folder = resources_dir() / "pretrained"
     models = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
     return sorted(models, key=lambda path: path.name != DEFAULT_MODEL)

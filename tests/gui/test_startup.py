@@ -1,0 +1,54 @@
+"""Start-up: the window is usable once the bundled model's map is drawn (or says it has no data)."""
+
+import pytest
+from tiny_data import write_idx_folder
+
+from vaestudio.core.errors import ResourceMissingError
+from vaestudio.gui import app
+
+
+@pytest.fixture
+def started(qtbot):
+    windows = []
+
+    def start(data_dir):
+        window = app.create_main_window(data_dir=str(data_dir))
+        qtbot.addWidget(window)
+        windows.append(window)
+        return window
+
+    yield start
+    for window in windows:
+        window.shutdown()
+
+
+def test_usable_once_the_bundled_model_map_is_drawn(started, qtbot, tmp_path):
+    write_idx_folder(tmp_path / "MNIST" / "raw", test=64)
+    window = started(tmp_path)
+    calls = []
+    app.when_usable(window, lambda: calls.append(window.workspace.explorer.result))
+    qtbot.waitUntil(lambda: len(calls) > 0, timeout=20_000)
+    assert window.session.origin == "bundled" and len(calls[0].indices) == 64
+    window.workspace.explorer.mapUpdated.emit()  # a later redraw does not call again
+    qtbot.wait(50)
+    assert len(calls) == 1
+
+
+def test_usable_without_test_images(started, qtbot, tmp_path, monkeypatch):
+    monkeypatch.delenv("VAESTUDIO_DATA_DIR", raising=False)
+    window = started(tmp_path / "empty")
+    calls = []
+    app.when_usable(window, lambda: calls.append(window.workspace.explorer.dataset_error))
+    qtbot.waitUntil(lambda: len(calls) > 0, timeout=20_000)
+    assert calls[0] is not None and window.session.has_model
+
+
+def test_missing_resources_leave_the_window_empty_and_say_why(qtbot, monkeypatch):
+    def missing():
+        raise ResourceMissingError("VAE Studio's resources (bundled models, icon) are missing: reinstall")
+
+    monkeypatch.setattr(app, "default_bundled_model", missing)
+    window = app.create_main_window()
+    qtbot.addWidget(window)
+    assert not window.session.has_model
+    assert "resources (bundled models, icon) are missing" in window.statusBar().currentMessage()
