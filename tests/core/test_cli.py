@@ -166,3 +166,11 @@ def test_window_imports_pause_the_collector_then_freeze_what_they_loaded():
     finally:
         if not was_frozen:
             gc.unfreeze()
+
+
+def test_the_parser_is_built_without_torch():
+    """`vaestudio --help` stays quick, and the window imports torch inside its own start-up (collector paused)."""
+    code = ("import sys\nfrom vaestudio.cli.main import build_parser\nbuild_parser()\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'numpy', 'PySide6')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -1,20 +1,20 @@
-"""`vaestudio train`: a `TrainingRun` on the main thread, watched by the console observer."""
+"""`vaestudio train`: a `TrainingRun` on the main thread, watched by the console observer.
+
+The parser is built without importing torch (as in sheet_command.py), so that `vaestudio
+--help` stays quick and the window imports torch inside its own start-up; the handlers import
+the core when they run.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from typing import TYPE_CHECKING
 
-from vaestudio.cli.run_progress import ConsoleProgress
-from vaestudio.core.console import format_duration
-from vaestudio.core.errors import ConfigError
-from vaestudio.core.models.model_files import check_model_path, open_model
-from vaestudio.core.models.networks import ModelConfig
-from vaestudio.core.models.training_config import TrainingConfig
-from vaestudio.core.training.devices import resolve_device
-from vaestudio.core.training.run import TrainingRun
-from vaestudio.core.training.trainer import TrainingDivergedError
+if TYPE_CHECKING:
+    from vaestudio.core.models.training_config import TrainingConfig
+    from vaestudio.core.training.run import TrainingRun
 
 
 def add_train_command(commands, add_data_options) -> None:
@@ -41,6 +41,9 @@ def add_train_command(commands, add_data_options) -> None:
 
 
 def training_config(args: argparse.Namespace) -> TrainingConfig:
+    from vaestudio.core.models.networks import ModelConfig
+    from vaestudio.core.models.training_config import TrainingConfig
+
     return TrainingConfig(
         dataset=args.dataset, model=ModelConfig(args.model, args.latent_dim, args.hidden), epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, beta=args.beta, kl_warmup_epochs=args.kl_warmup,
@@ -49,6 +52,15 @@ def training_config(args: argparse.Namespace) -> TrainingConfig:
 
 
 def train(args: argparse.Namespace) -> int:
+    from vaestudio.cli.run_progress import ConsoleProgress
+    from vaestudio.core.console import format_duration
+    from vaestudio.core.errors import ConfigError
+    from vaestudio.core.models.model_files import check_model_path, open_model
+    from vaestudio.core.models.training_config import TrainingConfig
+    from vaestudio.core.training.devices import resolve_device
+    from vaestudio.core.training.run import TrainingRun
+    from vaestudio.core.training.trainer import TrainingDivergedError
+
     resolve_device(args.device)  # before a model file or any data is read
     resume = open_model(args.resume) if args.resume else None
     if resume is not None:
