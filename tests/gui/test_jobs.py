@@ -96,14 +96,13 @@ def test_an_interactive_job_runs_at_the_next_checkpoint_of_a_long_background_job
 
 
 def test_a_newer_request_replaces_the_waiting_one_and_cancels_the_running_one(runner, qtbot):
-    started, flags, ran, results = threading.Event(), [], [], []
+    started, release, flags, ran, results = threading.Event(), threading.Event(), [], [], []
     runner.finished.connect(lambda kind, result: results.append(result))
 
     def running(cancel, report):
         flags.append(cancel)
         started.set()
-        while report():
-            cancel.wait(0.005)
+        release.wait(TIMEOUT / 1000)  # holds the worker until both newer requests are in, however busy the machine
         return "first, cancelled"
 
     runner.submit("map", running)
@@ -111,6 +110,7 @@ def test_a_newer_request_replaces_the_waiting_one_and_cancels_the_running_one(ru
     runner.submit("map", recorder(ran, "second"))
     with qtbot.waitSignal(runner.finished, timeout=TIMEOUT):
         runner.submit("map", recorder(ran, "third"))
+        release.set()
     assert flags[0].is_set()                 # the running job was asked to stop...
     assert ran == ["third"]                  # ...the waiting one never ran...
     assert results == ["third"]              # ...and only the newest result is shown
