@@ -194,7 +194,7 @@ def test_a_run_that_does_not_stop_in_time_is_never_dropped_silently(window, qtbo
 
     def slow_stop(self, timeout_ms=30_000):
         waits.append(timeout_ms)
-        return original(self, timeout_ms) if len(waits) > 1 else False  # the first wait runs out
+        return original(self, 30_000) if len(waits) > 1 else False  # the first wait runs out, the second ends
 
     monkeypatch.setattr(type(run), "stop_and_wait", slow_stop)
     monkeypatch.setattr(dialogs, "ask_wait_for_training",
