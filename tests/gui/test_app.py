@@ -119,10 +119,8 @@ def test_the_desktop_entry_passes_the_file_it_opens() -> None:
     assert entry["Desktop Entry"]["Exec"] == "vaestudio %f"
 
 
-def test_the_legend_names_the_classes_of_a_folder_with_classes_txt(qtbot, tmp_path, bundled) -> None:
-    from conftest import write_tiny_idx
-
-    folder = write_tiny_idx(tmp_path / "shapes")
+def test_the_legend_names_the_classes_of_a_folder_with_classes_txt(qtbot, tmp_path, bundled, tiny_dataset) -> None:
+    folder = Path(tiny_dataset.removeprefix("idx:"))  # four classes of squares
     names = ["top left", "top right", "bottom left", "bottom right"]
     (folder / "classes.txt").write_text("\n".join(names) + "\n")
     config = TrainingConfig(dataset=f"idx:{folder}", model=ModelConfig("mlp", 2, 16), epochs=1, batch_size=64,
