@@ -72,6 +72,7 @@ def main() -> int:
 
     app_times, bare_times, reported = [], [], []
     time_until_line(bare_command, env, "imported")  # fill the file cache before timing anything
+    time_until_line(app_command, env, "VAE Studio")
     for round_index in range(args.rounds):
         order = ("bare", "app") if round_index % 2 == 0 else ("app", "bare")
         for which in order:
