@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 from typing import TextIO
 
 from vaestudio.core.console import ProgressBar, format_duration
@@ -84,9 +83,6 @@ class ConsoleProgress(RunObserver):
         self.bar.clear()
         print(epoch_line(result, run.config.model.latent_dim), file=self.results, flush=True)
         self._last_line = time.monotonic()
-
-    def on_saved(self, run: TrainingRun, path: Path) -> None:
-        pass  # the epoch line says an epoch ended; every epoch end is saved, the last message says where
 
     def on_failed(self, run: TrainingRun, error: BaseException) -> None:
         self.bar.clear()
