@@ -132,6 +132,22 @@ def test_a_saved_history_is_plotted_in_epochs(plot):
     assert _points(plot.raw_curves["loss"]) == 0 and plot.raw["loss"].count == 0
 
 
+def test_a_plot_behind_another_tab_draws_when_it_is_shown(qtbot):
+    """A history opened while another tab is on screen (the map at start-up) is drawn when its tab shows."""
+    from PySide6.QtWidgets import QLabel, QTabWidget
+
+    tabs = QTabWidget()
+    qtbot.addWidget(tabs)
+    plot = LossPlot()
+    tabs.addTab(QLabel("map"), "Latent space")
+    tabs.addTab(plot, "Training")
+    tabs.show()
+    plot.show_history(_history(2, 4), 4)
+    assert _points(plot.raw_curves["loss"]) == 0 and plot.shown_steps == 0
+    tabs.setCurrentWidget(plot)
+    assert _points(plot.raw_curves["loss"]) == 8 and plot.shown_steps == 8
+
+
 def test_kl_bars_show_each_dimension_and_the_active_units(qtbot):
     bars = KLBars()
     qtbot.addWidget(bars)

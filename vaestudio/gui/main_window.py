@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent
@@ -31,7 +32,6 @@ from vaestudio.core.models.history import EpochResult, TrainingHistory
 from vaestudio.core.models.model_files import SavedModel
 from vaestudio.core.models.training_config import TrainingConfig
 from vaestudio.core.training.devices import device_label, resolve_device
-from vaestudio.core.training.run import RunState
 from vaestudio.gui.jobs import JobRunner
 from vaestudio.gui.model_file_actions import (
     ask_model_to_open,
@@ -44,14 +44,11 @@ from vaestudio.gui.model_session import ModelSession
 from vaestudio.gui.training.kl_bars import KLBars
 from vaestudio.gui.training.loss_plot import LossPlot
 from vaestudio.gui.training.run_panel import TrainingPanel
-from vaestudio.gui.training.worker import (
-    TRAINING_NICENESS,
-    RunInfo,
-    RunThread,
-    TrainingRequest,
-)
 from vaestudio.gui.widgets import dialogs
 from vaestudio.gui.window_menus import WindowMenus
+
+if TYPE_CHECKING:  # the training thread's modules load when a run starts, not with the window
+    from vaestudio.gui.training.worker import RunInfo, RunThread
 
 log = logging.getLogger(__name__)
 ORIGIN_TITLES = {"trained": "trained here", "file": "opened from a file", "bundled": "bundled"}
@@ -80,7 +77,7 @@ class MainWindow(QMainWindow):
         self.jobs = JobRunner(self)  # every background job of the panels (training has its own thread)
         self.run: RunThread | None = None
         self.training_threads: int | None = None  # None: measured and chosen while training
-        self.training_niceness = TRAINING_NICENESS
+        self.training_niceness: int | None = None  # None: the worker's TRAINING_NICENESS
         self.data_dir: str | None = None
         # "keep", "discard" or "cancel" answers the close-while-training question without asking.
         self.close_policy: str | None = None
@@ -149,6 +146,8 @@ class MainWindow(QMainWindow):
         """Start a run from `config` (default: the form). Returns the run, or None after an error dialog."""
         if self.run is not None and self.run.alive:
             return None
+        from vaestudio.gui.training.worker import TRAINING_NICENESS, RunThread, TrainingRequest
+
         try:
             config = (config or self.panel.config()).validate()
             resolve_device(config.device)
@@ -156,7 +155,7 @@ class MainWindow(QMainWindow):
             dialogs.show_error(self, "Training cannot start with these settings.", str(error))
             return None
         request = TrainingRequest(config, data_dir or self.data_dir, new_run_folder(config), self.training_threads,
-                                  self.training_niceness)
+                                  TRAINING_NICENESS if self.training_niceness is None else self.training_niceness)
         run = RunThread(request)
         worker = run.worker
         worker.loading.connect(self.panel.show_status)
@@ -246,6 +245,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Saved epoch {self.session.epoch} to {path}", 4000)
 
     def _on_state_changed(self, state: str) -> None:
+        from vaestudio.core.training.run import RunState
+
         if state == RunState.PAUSED.value:
             self.panel.show_status("Paused: Resume (Ctrl+P) goes on from here.")
             self.pausedChanged.emit(True)

@@ -257,7 +257,9 @@ class LatentMap(QWidget):
         if len(self.points) == 0:
             self.view_box.setRange(xRange=(-3, 3), yRange=(-3, 3), padding=0.02)
             return
-        low, high = np.percentile(self.points, [0.1, 99.9], axis=0)
+        ordered = np.sort(self.points.astype(np.float64), axis=0)  # the 0.1st and 99.9th percentiles (np.percentile's first call: 7 ms)
+        last = len(ordered) - 1
+        low, high = ordered[round(0.001 * last)], ordered[round(0.999 * last)]
         if self.background.isVisible():
             rect = self.background.mapRectToParent(self.background.boundingRect())
             low = np.minimum(low, [rect.left(), rect.top()])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -34,7 +35,9 @@ from vaestudio.gui.panels.reconstruction import ReconstructionPanel
 from vaestudio.gui.panels.sketch import SketchPanel
 from vaestudio.gui.panels.sliders import SlidersPanel
 from vaestudio.gui.widgets.dialogs import show_error
-from vaestudio.gui.widgets.export_dialog import ExportDialog, export_plot
+
+if TYPE_CHECKING:  # the export dialog (and the sheets, PIL) load when it first opens, not with the window
+    from vaestudio.gui.widgets.export_dialog import ExportDialog
 
 MAP_HEIGHT, PANEL_HEIGHT = 520, 330  # default heights of the map and of the tools under it
 TOOL_SHEETS = ("interpolation", "reconstructions", "traversal", "samples")  # the export kind of each tool
@@ -160,6 +163,8 @@ class ExplorerWorkspace(QObject):
         if self.window.session.model is None:
             show_error(self.window, "Nothing to export", "Load or train a model first: File > Open model….")
             return None
+        from vaestudio.gui.widgets.export_dialog import ExportDialog
+
         path = self.interpolation.path
         endpoints = None if path is None or len(path) < 2 else np.stack([path[0], path[-1]])[None]
         dialog = ExportDialog(self.window.session, self.test_data, self.window, kind=kind,
@@ -173,6 +178,8 @@ class ExplorerWorkspace(QObject):
                                               "PNG image (*.png);;SVG drawing (*.svg)")
         if not path:
             return
+        from vaestudio.gui.widgets.export_dialog import export_plot
+
         try:
             export_plot(plot, path)
         except (VaeStudioError, OSError) as error:

@@ -20,6 +20,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from vaestudio.core.models.history import EpochResult, EvaluationResult, TrainingHistory
@@ -196,7 +197,14 @@ class LossPlot(QWidget):
 
     # drawing
     def redraw(self) -> None:
-        """Bring the buffers up to date and push them into the existing curves; a no-op when nothing changed."""
+        """Bring the buffers up to date and push them into the existing curves; a no-op when nothing changed.
+
+        Behind another tab it waits for `showEvent`: a model opened while the map is on screen
+        (the bundled one at start-up) costs no smoothing and no curve updates.
+        """
+        window = self.window()
+        if window is not self and not self.isVisibleTo(window):
+            return
         self.sync()
         steps, test = self._steps_dirty, self._test_dirty
         self._steps_dirty = self._test_dirty = False
@@ -206,6 +214,10 @@ class LossPlot(QWidget):
                 self.smooth_curves[term].setData(self.smooth[term].x, self.smooth[term].y)
             if test:  # symbols: each setData rebuilds them, so only at epoch ends
                 self.test_curves[term].setData(self.test[term].x, self.test[term].y)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.redraw()
 
     def set_log_scale(self, on: bool) -> None:
         if self.log_box.isChecked() != on:
