@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vaestudio.core.data.datasets import NAMED_DATASETS, fetch_dataset, load_dataset
+from vaestudio.core.data.datasets import NAMED_DATASETS, fetch_dataset, load_split
 from vaestudio.core.data.folders import dataset_in_folder
 from vaestudio.core.errors import DatasetError
 from vaestudio.core.latent.embeddings import (
@@ -221,7 +221,7 @@ class ExplorerPanel(QWidget):
         self.latent_map.set_message(self.status.text())
 
         def job(cancel, report):
-            test = load_dataset(spec, data_dir=data_dir, download=False).test
+            test = load_split(spec, "test", data_dir=data_dir, download=False)  # the map needs no training images
             return test.images.numpy(), test.labels.numpy().astype(np.int64), test.class_names
 
         self.jobs.submit(DATASET_JOB, job, priority=Priority.VISIBLE, description=f"Loading the {spec} test images",
