@@ -191,8 +191,9 @@ def test_colormap_background_and_padding(model):
     ({"scale": 40}, "scale must be between 1 and 32"),
     ({"colormap": "jet"}, "Unknown colormap 'jet'"),
     ({"background": "teal-ish"}, "is not a colour"),
-    ({"kind": "manifold", "dims": (1, 1)}, "two different manifold dimensions"),
-    ({"kind": "traversal", "traversal_dims": (9,)}, "Traversal dimension 9 does not exist"),
+    ({"kind": "manifold", "dims": (1, 1)}, r"two different manifold dimensions from z1 to z4 \(got z2, z2\)"),
+    ({"kind": "manifold", "dims": (0, 4)}, r"from z1 to z4 \(got z1, z5\)"),
+    ({"kind": "traversal", "traversal_dims": (9,)}, r"Traversal dimension z10 does not exist: the latent has 4 \(z1"),
     ({"kind": "interpolation", "cols": 1}, "at least 2 columns"),
     ({"rows": 100, "cols": 100, "scale": 4}, "The sheet would be 11402 x 11402 pixels: use fewer rows"),
 ])

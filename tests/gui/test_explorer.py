@@ -317,3 +317,15 @@ def test_a_newer_job_cancels_the_running_one_and_only_its_result_counts(qtbot) -
         runner.submit("map", lambda cancel, report: "new")
     assert results == ["new"] and stopped_early.is_set()
     runner.shutdown()
+
+
+def test_the_explorer_reads_only_the_test_split(session, make_panel, monkeypatch) -> None:
+    from vaestudio.core.data import datasets
+
+    read = []
+    real_read = datasets._read_splits
+    monkeypatch.setattr(datasets, "_read_splits", lambda files, splits, progress: (
+        read.append(tuple(splits)), real_read(files, splits, progress))[1])
+    panel = make_panel(session)
+    assert read == [("test",)]  # the 60,000 training images of MNIST are not read for the map
+    assert len(panel.images) == 64 and len(panel.result.indices) == 64

@@ -108,13 +108,13 @@ def test_every_panel_runs_its_jobs_on_the_windows_one_runner(workspace):
 def test_a_failing_map_job_is_logged_and_shown_over_the_window(workspace, qtbot, monkeypatch, caplog):
     from PySide6.QtWidgets import QMessageBox
 
-    from vaestudio.gui.explorer import explorer_panel
+    from vaestudio.gui.explorer import map_updates
     from vaestudio.gui.widgets import dialogs
 
     def broken(*args, **kwargs):
         raise ValueError("singular matrix")
 
-    monkeypatch.setattr(explorer_panel, "build_map", broken)
+    monkeypatch.setattr(map_updates, "build_map", broken)
     with qtbot.waitSignal(dialogs.error_reporter.shown, timeout=TIMEOUT) as shown:
         workspace.window.session.weightsUpdated.emit()
     assert shown.args[0] == "Encoding the test images for the map failed."

@@ -40,6 +40,7 @@ from vaestudio.core.latent.space import (
     reconstruct_images,
     sample_prior,
 )
+from vaestudio.core.latent.tables import dimension_name
 from vaestudio.core.models.networks import IMAGE_SIZE, VAE
 
 KINDS = ("samples", "manifold", "interpolation", "reconstructions", "traversal")
@@ -112,10 +113,12 @@ class SheetSpec:
         if self.kind == "manifold" and self.projection is None:
             first, second = self.dims
             if not (0 <= first < latent_dim and 0 <= second < latent_dim) or first == second:
-                raise ConfigError(f"Choose two different manifold dimensions between 0 and {latent_dim - 1}.")
+                raise ConfigError(f"Choose two different manifold dimensions from z1 to z{latent_dim} (got "
+                                  f"{', '.join(dimension_name(dim) for dim in self.dims)}).")
         for dim in self.traversal_dims or ():
             if not 0 <= dim < latent_dim:
-                raise ConfigError(f"Traversal dimension {dim} does not exist: the latent has {latent_dim}.")
+                raise ConfigError(f"Traversal dimension {dimension_name(dim)} does not exist: the latent has "
+                                  f"{latent_dim} (z1 to z{latent_dim}).")
         width, height = sheet_size(self, latent_dim)
         if width * height > MAX_PIXELS:
             raise ConfigError(f"The sheet would be {width} x {height} pixels: use fewer rows or columns or a smaller "
