@@ -240,45 +240,60 @@ def create_main_window(data_dir: str | None = None, model_path: str | Path | Non
 def when_usable(window: MainWindow, callback: Callable[[], None]) -> None:
     """Call `callback` once, on the GUI thread, when the window is usable.
 
-    Usable: the latent map shows the loaded model's encoded test set, or says that there are
-    no test images (the map still decodes clicks), or there is no model to show.
+    Usable: the latent map shows the loaded model's encoded test images (of a large test split,
+    the first few while the rest are encoded: see `map_updates.PREVIEW_POINTS`), or says that
+    there are no test images (the map still decodes clicks), or there is no model to show.
     """
+    _when_map_drawn(window, callback, complete=False)
+
+
+def _when_map_drawn(window: MainWindow, callback: Callable[[], None], complete: bool) -> None:
+    """`when_usable`; with `complete`, only once the map holds all the test images it will show."""
     explorer = window.workspace.explorer
     called = False
 
     def once(*_args) -> None:
         nonlocal called
-        if not called:
+        if not called and not (complete and explorer.map_preview):
             called = True
             QTimer.singleShot(0, callback)  # after the slots that draw what was just computed
 
-    if not window.session.has_model:
+    if not window.session.has_model or (explorer.result is not None and not (complete and explorer.map_preview)):
         once()
         return
     explorer.mapUpdated.connect(once)
     explorer.jobs.failed.connect(lambda kind, _message: once() if kind == DATASET_JOB else None)
 
 
-def report_startup(window: MainWindow, started: float) -> None:
-    """For `vaestudio --startup-check`: paint, print the start-up time and what the map shows, quit.
+def _map_contents(window: MainWindow) -> str:
+    explorer = window.workspace.explorer
+    if explorer.result is not None:
+        return f"{len(explorer.result.indices):,} test images of {explorer.dataset_spec}"
+    return "no test images" if window.session.has_model else "no model"
 
-    Then imports what the first training run needs (timed too), so that a frozen build is
-    checked for it as well.
+
+def report_startup(window: MainWindow, started: float) -> None:
+    """For `vaestudio --startup-check`: paint, print the start-up time and what the map shows; then the time
+    until the map holds every test image, and the time torch takes to import what the first training run
+    needs (so that a frozen build is checked for it as well); quit.
     """
     window.repaint()
     ready = time.perf_counter() - started
-    explorer = window.workspace.explorer
-    shown = (f"{len(explorer.result.indices):,} test images of {explorer.dataset_spec}" if explorer.result is not None
-             else "no test images" if window.session.has_model else "no model")
-    print(f"VAE Studio {__version__} ready in {ready:.2f} s: {window.session.describe()}, {shown} on the map",
-          flush=True)
+    print(f"VAE Studio {__version__} ready in {ready:.2f} s: {window.session.describe()}, {_map_contents(window)} "
+          "on the map", flush=True)
     if QApplication.windowIcon().pixmap(ICON_CHECK_SIZE).isNull():
         print("the application icon could not be drawn (is Qt's SVG icon engine missing?)", flush=True)
-    warm_up_started = time.perf_counter()
-    warm_up_torch()
-    print(f"torch warm-up for training: {time.perf_counter() - warm_up_started:.2f} s", flush=True)
-    window.close()
-    QApplication.quit()
+
+    def finish() -> None:
+        window.repaint()
+        print(f"map complete in {time.perf_counter() - started:.2f} s: {_map_contents(window)}", flush=True)
+        warm_up_started = time.perf_counter()
+        warm_up_torch()
+        print(f"torch warm-up for training: {time.perf_counter() - warm_up_started:.2f} s", flush=True)
+        window.close()
+        QApplication.quit()
+
+    _when_map_drawn(window, finish, complete=True)
 
 
 def run_app(argv: list[str] | None = None, model_path: str | Path | None = None,

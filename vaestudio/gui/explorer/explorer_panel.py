@@ -74,6 +74,7 @@ class ExplorerPanel(ExplorerData, MapUpdates, PointChoices, QWidget):
         self.labels: np.ndarray | None = None
         self.class_names: list[str] = []
         self.result: LatentMapData | None = None
+        self.map_preview = False  # the map shows the first few points while the rest are encoded
         self.last_update_ms = 0.0              # request to redraw, of the last map
         self._source: tuple[str, str | None] | None = None  # (spec, data_dir) of a folder the person opened
         self._dataset_of_model: str | None = None

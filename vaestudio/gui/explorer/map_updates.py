@@ -36,7 +36,11 @@ from vaestudio.gui.explorer.latent_map import axis_labels
 from vaestudio.gui.jobs import Priority
 
 ENCODE_CHUNK = 2000  # images encoded between two checkpoints of the map job (encode_images' own batch)
-MAP_JOB, BACKGROUND_JOB = "explorer: map", "explorer: background"
+# A new map of more points than this, on a plane that does not depend on the data (not PCA), first shows
+# this many of them: at start-up the map is drawn after encoding 2,000 test images instead of 10,000
+# (benchmarks/startup.py), and a conv model's slower encoding shows points early. The rest follow.
+PREVIEW_POINTS = 2000
+MAP_JOB, PREVIEW_JOB, BACKGROUND_JOB = "explorer: map", "explorer: first points", "explorer: background"
 
 
 def encode_in_steps(model: VAE, images: np.ndarray, report) -> np.ndarray | None:
@@ -89,11 +93,31 @@ class MapUpdates:
                 return None
             return None if cancel.is_set() else data
 
+        if (encode and self.result is None and len(shown) > PREVIEW_POINTS
+                and settings.projection not in ("pca", *EMBEDDINGS)):
+            self._request_preview(snapshot, images, labels, shown[subsample_indices(len(shown), PREVIEW_POINTS, 1)])
         title = EMBEDDINGS.get(settings.projection)
         self.jobs.submit(MAP_JOB, job, priority=Priority.VISIBLE if settings.linear else Priority.BACKGROUND,
                          description="Encoding the test images for the map" if settings.linear
                          else f"Computing the {title} map", on_result=self._apply_map, on_error=self._on_map_failed,
                          on_progress=self._on_map_progress)
+
+    def _request_preview(self, snapshot, images: np.ndarray, labels: np.ndarray, first: np.ndarray) -> None:
+        """Encode and show `first` (a few of the points) while the map job encodes them all (queued behind this)."""
+        settings = self.settings
+
+        def job(cancel, report):
+            means = encode_in_steps(snapshot.network(), images[first], report)
+            return None if means is None else build_map(None, images, labels, first, settings.projection, mu=means,
+                                                        first=settings.first, second=settings.second)
+
+        def show(result: LatentMapData | None) -> None:
+            if (result is not None and self.result is None and self.images is images
+                    and self.jobs.is_busy(MAP_JOB)):  # the whole map is still being computed
+                self._apply_map(result, preview_of=len(images))
+
+        self.jobs.submit(PREVIEW_JOB, job, priority=Priority.VISIBLE, description="Encoding the first test images",
+                         on_result=show, on_error=self._on_map_failed)
 
     def _on_map_progress(self, fraction: float) -> None:
         if self.view_progress.kind is not None:
@@ -110,9 +134,11 @@ class MapUpdates:
         self.controls.restore_map_settings(self._shown)
         self._update_status(f"Cancelled the {EMBEDDINGS[kind]}. ")
 
-    def _apply_map(self, result: LatentMapData) -> None:
+    def _apply_map(self, result: LatentMapData, preview_of: int | None = None) -> None:
+        """Show a computed map; `preview_of`: it holds a few of that many points, the rest are being encoded."""
         if self.images is None:  # the data changed while this was computed
             return
+        self.map_preview = preview_of is not None
         self.view_progress.finish()
         self.result, self._shown = result, self._requested
         view = result.layout.view
@@ -123,7 +149,8 @@ class MapUpdates:
         self._reset_view = False
         self._apply_axes()
         self.last_update_ms = (time.perf_counter() - self._requested_at) * 1000
-        self._update_status()
+        self._update_status(f"The first {len(result.indices):,} of {preview_of:,} test images; encoding the rest. "
+                            if preview_of is not None else "")
         self._mark(self._latent)
         self._request_background()
         self.mapUpdated.emit()
