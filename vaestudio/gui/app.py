@@ -226,10 +226,13 @@ def create_main_window(data_dir: str | None = None, model_path: str | Path | Non
     window.setWindowIcon(application_icon())
     window.data_dir = data_dir
     window.workspace = ExplorerWorkspace(window, data_dir=data_dir)
+    # A newcomer starts on the map, to click a digit into being; shown before the model loads, so that the
+    # Training tab behind it draws the model's history only when it is opened.
+    window.tabs.setCurrentIndex(window.workspace.map_tab)
     problem = load_model_file(window, model_path) if model_path is not None else None
     shown = (model_path is not None and problem is None) or load_bundled_model(window)
-    if shown:  # a newcomer starts on the map, to click a digit into being
-        window.tabs.setCurrentIndex(window.workspace.map_tab)
+    if not shown:  # nothing to explore: start where a model is trained
+        window.tabs.setCurrentIndex(0)
     if problem is not None:
         instead = " VAE Studio shows its bundled model instead." if window.session.origin == "bundled" else ""
         QTimer.singleShot(0, window, lambda: dialogs.show_error(
