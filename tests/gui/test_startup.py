@@ -88,3 +88,20 @@ def test_missing_resources_leave_the_window_empty_and_say_why(qtbot, monkeypatch
     qtbot.addWidget(window)
     assert not window.session.has_model
     assert "resources (bundled models, icon) are missing" in window.statusBar().currentMessage()
+
+
+def test_the_training_tab_is_built_when_first_opened(started, qtbot, tmp_path):
+    """A window opened on the map builds the loss plot and the KL bars only when the Training tab opens;
+    they then show the loaded model's history, and the View entries reach them."""
+    window = started(tmp_path / "empty")
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.tabs.currentIndex() == window.workspace.map_tab and window._loss_plot is None
+    history = window.session.history
+    window.menus.log_action.trigger()  # builds the plot (behind the map tab) and sets its scale
+    assert window._loss_plot is not None and window.loss_plot.log_box.isChecked()
+    window.tabs.setCurrentWidget(window.training_view)
+    assert window.loss_plot.shown_steps == len(history.step_loss) > 0
+    assert len(window.kl_bars.kl) == len(history.epochs[-1].test.kl_per_dim)
+    window.loss_plot.term_boxes["kl"].setChecked(False)
+    assert not window.menus.term_actions["kl"].isChecked()

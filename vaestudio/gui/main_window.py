@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent
+from PySide6.QtGui import QAction, QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -42,7 +42,7 @@ from vaestudio.gui.model_file_actions import (
 )
 from vaestudio.gui.model_session import ModelSession
 from vaestudio.gui.training.kl_bars import KLBars
-from vaestudio.gui.training.loss_plot import LossPlot
+from vaestudio.gui.training.loss_plot import LossPlot, batches_per_epoch
 from vaestudio.gui.training.run_panel import TrainingPanel
 from vaestudio.gui.widgets import dialogs
 from vaestudio.gui.window_menus import WindowMenus
@@ -52,6 +52,17 @@ if TYPE_CHECKING:  # the training thread's modules load when a run starts, not w
 
 log = logging.getLogger(__name__)
 ORIGIN_TITLES = {"trained": "trained here", "file": "opened from a file", "bundled": "bundled"}
+
+
+class TrainingView(QSplitter):
+    """The Training tab: the loss plot above the KL bars. Says when it is first shown (`shown`), for the
+    window builds them only then: a window opened on the map never pays for two more plots."""
+
+    shown = Signal()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.shown.emit()
 
 
 def default_window_size() -> tuple[int, int]:
@@ -87,17 +98,17 @@ class MainWindow(QMainWindow):
         self._steps_reported = 0
         self._run_state = ""
         self._splitters: list[QSplitter] = []  # panels' splitters, remembered between runs
+        self._loss_plot: LossPlot | None = None  # the Training tab's views: built when first needed
+        self._kl_bars: KLBars | None = None
+        self._batches_per_epoch: int | None = None  # of the history on show: the loss plot's epoch axis
+        self.menus: WindowMenus | None = None
 
         self.setWindowTitle("VAE Studio")
         self.resize(*default_window_size())
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
-        self.loss_plot = LossPlot()
-        self.kl_bars = KLBars()
-        self.training_view = QSplitter(Qt.Orientation.Vertical)
+        self.training_view = TrainingView(Qt.Orientation.Vertical)
         self.training_view.setObjectName("trainingSplitter")
-        self.training_view.addWidget(self.loss_plot)
-        self.training_view.addWidget(self.kl_bars)
-        self.training_view.setSizes([520, 260])
+        self.training_view.shown.connect(self._build_training_view)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.training_view, "Training")
@@ -129,6 +140,44 @@ class MainWindow(QMainWindow):
         self.session.weightsUpdated.connect(self._show_model_status)
         self._restore_settings()
         self._show_model_status()
+
+    # the Training tab
+    @property
+    def loss_plot(self) -> LossPlot:
+        """The Training tab's loss plot (built on first use)."""
+        self._build_training_view()
+        return self._loss_plot
+
+    @property
+    def kl_bars(self) -> KLBars:
+        """The Training tab's KL bars (built on first use)."""
+        self._build_training_view()
+        return self._kl_bars
+
+    def _build_training_view(self) -> None:
+        """Build the loss plot and the KL bars, showing the history on show; once."""
+        if self._loss_plot is not None:
+            return
+        self._loss_plot, self._kl_bars = LossPlot(), KLBars()
+        self.training_view.addWidget(self._loss_plot)
+        self.training_view.addWidget(self._kl_bars)
+        self.training_view.setSizes([520, 260])
+        state = QSettings().value("window/trainingSplitter")
+        if state is not None:
+            self.training_view.restoreState(state)
+        self._loss_plot.show_history(self.history, self._batches_per_epoch)
+        self._show_last_kl()
+        if self.menus is not None:
+            self.menus.follow_loss_plot(self._loss_plot)
+
+    def _show_last_kl(self) -> None:
+        if self._kl_bars is None:
+            return
+        epochs = self.history.epochs
+        if epochs:
+            self._kl_bars.show_kl(epochs[-1].test.kl_per_dim, epochs[-1].test.active_units)
+        else:
+            self._kl_bars.clear()
 
     # panels
     def add_panel(self, widget: QWidget, title: str) -> int:
@@ -170,8 +219,9 @@ class MainWindow(QMainWindow):
         self.run = run
         self._saved_path = None
         self._steps_reported = 0
-        self.loss_plot.clear()
-        self.kl_bars.clear()
+        if self._loss_plot is not None:
+            self._loss_plot.clear()
+            self._kl_bars.clear()
         self.panel.set_running(True, config)
         self.panel.show_status(f"Loading {config.dataset}…")
         self._set_file_actions()
@@ -217,7 +267,9 @@ class MainWindow(QMainWindow):
     def _on_run_started(self, info: RunInfo) -> None:
         run = self.run
         self.session.start_training(run.request.config, info.class_names, info.model_path, run.history)
-        self.loss_plot.show_history(run.history, info.batches_per_epoch)
+        self._batches_per_epoch = info.batches_per_epoch
+        if self._loss_plot is not None:
+            self._loss_plot.show_history(run.history, info.batches_per_epoch)
         self._show_device(info.device)
         self.panel.show_status(f"Training on {info.train_images:,} images ({info.batches_per_epoch} batches an "
                                f"epoch), testing on {info.test_images:,}; step: {info.step}")
@@ -232,8 +284,9 @@ class MainWindow(QMainWindow):
         self.stepsShown.emit(max(new, 0))
 
     def _on_epoch(self, result: EpochResult) -> None:
-        self.loss_plot.sync()
-        self.kl_bars.show_kl(result.test.kl_per_dim, result.test.active_units)
+        if self._loss_plot is not None:
+            self._loss_plot.sync()
+            self._kl_bars.show_kl(result.test.kl_per_dim, result.test.active_units)
         self.panel.show_epoch(result)
         self.epochFinished.emit(result)
 
@@ -262,7 +315,8 @@ class MainWindow(QMainWindow):
 
     def _on_run_ended(self, outcome: str) -> None:
         run = self.run
-        self.loss_plot.sync()  # a stop or a failure rewound the history to its last epoch end
+        if self._loss_plot is not None:
+            self._loss_plot.sync()  # a stop or a failure rewound the history to its last epoch end
         self.panel.set_running(False)
         self._set_file_actions()
         folder = run.request.run_folder if run is not None else None
@@ -298,12 +352,10 @@ class MainWindow(QMainWindow):
         if self.run is not None and not self.run.alive:
             self.run = None  # the window now shows this model, not the last run
         self.panel.show_model(saved)
-        self.loss_plot.set_history(saved.history, saved.training.batch_size)
-        if saved.history.epochs:
-            test = saved.history.epochs[-1].test
-            self.kl_bars.show_kl(test.kl_per_dim, test.active_units)
-        else:
-            self.kl_bars.clear()
+        self._batches_per_epoch = batches_per_epoch(saved.history, saved.training.batch_size)
+        if self._loss_plot is not None:
+            self._loss_plot.show_history(saved.history, self._batches_per_epoch)
+            self._show_last_kl()
         self._set_file_actions()
 
     def save_model_file(self, path: str | Path) -> bool:
@@ -337,7 +389,8 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._save_settings()
-        self.loss_plot.timer.stop()
+        if self._loss_plot is not None:
+            self._loss_plot.timer.stop()
         self.jobs.shutdown()
         super().closeEvent(event)
 
@@ -373,14 +426,14 @@ class MainWindow(QMainWindow):
         settings = QSettings()
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/state", self.saveState())
-        for splitter in [self.training_view, *self._splitters]:
+        built = [self.training_view] if self._loss_plot is not None else []  # else: keep what was saved
+        for splitter in [*built, *self._splitters]:
             settings.setValue(f"window/{splitter.objectName()}", splitter.saveState())
         self.panel.save_settings(settings)
 
     def _restore_settings(self) -> None:
         settings = QSettings()
-        for key, restore in (("window/geometry", self.restoreGeometry), ("window/state", self.restoreState),
-                             ("window/trainingSplitter", self.training_view.restoreState)):
+        for key, restore in (("window/geometry", self.restoreGeometry), ("window/state", self.restoreState)):
             value = settings.value(key)
             if value is not None:
                 restore(value)

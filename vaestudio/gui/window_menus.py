@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMenu, QTabWidget, QWidget
 
+from vaestudio.gui.training.loss_plot import CHECKBOX_TITLES, TERMS
 from vaestudio.gui.widgets.about_dialog import show_about
 
 if TYPE_CHECKING:
     from vaestudio.gui.main_window import MainWindow
+    from vaestudio.gui.training.loss_plot import LossPlot
 
 Shortcut = QKeySequence | QKeySequence.StandardKey | str | None
 
@@ -61,21 +63,32 @@ class WindowMenus:
         self.view_menu = menu
         self._tab_entries = menu.addSeparator()  # the tabs' entries go above this line
         menu.addAction(window.setup_dock.toggleViewAction())
-        loss_plot = window.loss_plot
-        self.log_action = add_action(window, menu, "&Log scale", loss_plot.set_log_scale, "Ctrl+L", checkable=True)
-        loss_plot.log_box.toggled.connect(self.log_action.setChecked)
+        # The loss plot is built when first shown: these entries reach it through window.loss_plot,
+        # and follow its check boxes from then on (follow_loss_plot).
+        self.log_action = add_action(window, menu, "&Log scale",
+                                     lambda checked: window.loss_plot.set_log_scale(checked), "Ctrl+L",
+                                     checkable=True)
         menu.addSeparator()
-        for box in loss_plot.term_boxes.values():
-            # a Python slot: Qt hands a bound C++ method like box.setChecked no `checked` argument
-            action = add_action(window, menu, f"Show {menu_term(box.text())}",
-                                lambda checked, box=box: box.setChecked(checked), checkable=True)
-            action.setChecked(box.isChecked())
-            box.toggled.connect(action.setChecked)
+        self.term_actions: dict[str, QAction] = {}
+        for term in TERMS:
+            action = add_action(window, menu, f"Show {menu_term(CHECKBOX_TITLES[term])}",
+                                lambda checked, term=term: window.loss_plot.term_boxes[term].setChecked(checked),
+                                checkable=True)
+            action.setChecked(True)
+            self.term_actions[term] = action
 
         menu = menu_bar.addMenu("&Help")
         self.about_action = add_action(window, menu, "&About VAE Studio",
                                        lambda: show_about(window, window.device_in_use))
         add_action(window, menu, "About &Qt", QApplication.aboutQt)
+
+    def follow_loss_plot(self, loss_plot: LossPlot) -> None:
+        """Keep the View entries checked as the plot's own check boxes are (called once it is built)."""
+        loss_plot.log_box.toggled.connect(self.log_action.setChecked)
+        self.log_action.setChecked(loss_plot.log_box.isChecked())
+        for term, box in loss_plot.term_boxes.items():
+            box.toggled.connect(self.term_actions[term].setChecked)
+            self.term_actions[term].setChecked(box.isChecked())
 
     def add_file_action(self, text: str, slot: Callable, shortcut: Shortcut = None) -> QAction:
         """An entry in the File menu, above Quit (for the panels' exports)."""
