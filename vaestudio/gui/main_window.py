@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # the training thread's modules load when a run starts, not w
     from vaestudio.gui.training.worker import RunInfo, RunThread
 
 log = logging.getLogger(__name__)
+RUN_DOCK_WIDTH = (250, 290)  # the Run dock's least and first width: the rest of a 1280-pixel screen for the panels
 ORIGIN_TITLES = {"trained": "trained here", "file": "opened from a file", "bundled": "bundled"}
 
 
@@ -115,15 +116,17 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
 
         self.panel = TrainingPanel()
-        scroll = QScrollArea()
+        scroll = QScrollArea()  # a short window scrolls the form down; it always fits the dock's width
         scroll.setWidget(self.panel)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setup_dock = QDockWidget("Run", self)
         self.setup_dock.setObjectName("runDock")
         self.setup_dock.setWidget(scroll)
-        self.setup_dock.setMinimumWidth(280)
+        self.setup_dock.setMinimumWidth(RUN_DOCK_WIDTH[0])
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.setup_dock)
+        self.resizeDocks([self.setup_dock], [RUN_DOCK_WIDTH[1]], Qt.Orientation.Horizontal)
 
         self.device_status = QLabel()
         self.model_status = QLabel()

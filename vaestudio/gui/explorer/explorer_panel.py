@@ -17,11 +17,9 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QCoreApplication, Signal
 from PySide6.QtWidgets import (
-    QFrame,
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -48,6 +46,7 @@ from vaestudio.gui.widgets.image_preview import (
     SampleView,
 )
 
+PREVIEWS_WIDTH = (196, 308)  # the previews' column, at least and at most
 # The explorer's kinds of job on the shared runner
 JOB_KINDS = (DATASET_JOB, FETCH_JOB, MAP_JOB, BACKGROUND_JOB, HOVER_JOB, PLACE_JOB, INVERSE_JOB)
 
@@ -97,21 +96,25 @@ class ExplorerPanel(ExplorerData, MapUpdates, PointChoices, QWidget):
         self._on_model_changed()
 
     def _build(self) -> None:
+        """The map (with its status line) on the left; beside it two columns, the decoded preview over the chosen
+        test image, and the map's settings. Nothing scrolls: every control shows at 1280x800."""
         self.latent_map = LatentMap()
         self.status = QLabel(wordWrap=True)
         self.status.setFixedHeight(2 * self.status.fontMetrics().lineSpacing() + 4)  # the map keeps its size
-        self.decoded = ImagePreview(DECODED_TITLE, minimum_side=196)
+        self.decoded = ImagePreview(DECODED_TITLE, minimum_side=84, caption_lines=3)
         self.decoded.set_message("Click anywhere on the map")
         self.sample_view = SampleView()
         self.sample_button = QPushButton("Sample from the prior")
         self.controls = ProjectionControls()
-        side = QWidget()  # in a scroll area, so that a short window scrolls it rather than squeezing the map
-        side_layout = QVBoxLayout(side)
-        side_layout.setContentsMargins(0, 0, 6, 0)
-        for widget, stretch in ((self.decoded, 1), (self.sample_view, 0), (self.sample_button, 0), (self.controls, 0)):
-            side_layout.addWidget(widget, stretch)
-        scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame, minimumWidth=330, maximumWidth=330)
-        scroll.setWidget(side)
+        self.previews = QWidget()  # its width follows the panel's (resizeEvent): the images grow by whole pixels
+        previews = QVBoxLayout(self.previews)
+        previews.setContentsMargins(0, 0, 0, 0)
+        previews.addWidget(self.decoded, 3)
+        previews.addWidget(self.sample_view, 2)
+        settings = QVBoxLayout()
+        settings.addWidget(self.controls)
+        settings.addWidget(self.sample_button)
+        settings.addStretch(1)
         self.view_progress = ViewProgress()
         status_row = QHBoxLayout()
         status_row.addWidget(self.status, 1)
@@ -121,7 +124,9 @@ class ExplorerPanel(ExplorerData, MapUpdates, PointChoices, QWidget):
         left.addLayout(status_row)
         layout = QHBoxLayout(self)
         layout.addLayout(left, 1)
-        layout.addWidget(scroll)
+        layout.addWidget(self.previews)
+        layout.addLayout(settings)
+        self._fit_previews()
         self.latent_map.clicked.connect(self._on_map_clicked)
         self.latent_map.hovered.connect(self._on_map_hovered)
         self.latent_map.fetchRequested.connect(self.fetch_dataset)
@@ -130,6 +135,17 @@ class ExplorerPanel(ExplorerData, MapUpdates, PointChoices, QWidget):
         self.view_progress.cancelRequested.connect(self._on_view_cancelled)
         self.sample_button.clicked.connect(self.sample_prior)
         self._apply_appearance()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self._fit_previews()
+
+    def _fit_previews(self) -> None:
+        """A fifth of the panel's width for the previews (196 to 308 pixels: 7 to 11 screen pixels per image pixel
+        for the decoded image where the height allows)."""
+        width = int(min(PREVIEWS_WIDTH[1], max(PREVIEWS_WIDTH[0], self.width() * 0.2)))
+        if self.previews.width() != width:
+            self.previews.setFixedWidth(width)
 
     @property
     def settings(self) -> ExplorerSettings:

@@ -18,9 +18,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
-    QFrame,
     QPushButton,
-    QScrollArea,
     QSplitter,
     QTabWidget,
 )
@@ -39,7 +37,7 @@ from vaestudio.gui.widgets.dialogs import show_error
 if TYPE_CHECKING:  # the export dialog (and the sheets, PIL) load when it first opens, not with the window
     from vaestudio.gui.widgets.export_dialog import ExportDialog
 
-MAP_HEIGHT, PANEL_HEIGHT = 520, 330  # default heights of the map and of the tools under it
+MAP_SHARE = (11, 9)  # how the map and the tools under it share the height (and any height added)
 TOOL_SHEETS = ("interpolation", "reconstructions", "traversal", "samples")  # the export kind of each tool
 
 
@@ -60,15 +58,14 @@ class ExplorerWorkspace(QObject):
         self._path: np.ndarray | None = None
         self._sketch: tuple[np.ndarray, np.ndarray] | None = None
 
-        # One tab: the map above, the four tools below it (each scrolls rather than squeezing the map),
-        # so a path, a marked reconstruction or a sketch shows on the map while its panel is in use.
+        # One tab: the map above, the four tools below it, so a path, a marked reconstruction or a sketch shows
+        # on the map while its panel is in use. Nothing scrolls: each tool lays itself out in the room it gets
+        # (at 1280x800 too), its images at whole-number zoom.
         self.tools = QTabWidget()
         self.tools.setDocumentMode(True)
         for panel, title in ((self.interpolation, "Interpolation"), (self.reconstruction, "Reconstruction"),
                              (self.sliders, "Latent sliders"), (self.sketch, "Sketch pad")):
-            scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
-            scroll.setWidget(panel)
-            self.tools.addTab(scroll, title)
+            self.tools.addTab(panel, title)
         export_button = QPushButton("Export…")
         export_button.setToolTip("Write what this panel shows as a PNG sheet or GIF (File > Export images…)")
         export_button.clicked.connect(lambda: self.open_export_dialog(TOOL_SHEETS[self.tools.currentIndex()]))
@@ -77,8 +74,10 @@ class ExplorerWorkspace(QObject):
         self.splitter.setObjectName("explorerSplitter")
         self.splitter.addWidget(self.explorer)
         self.splitter.addWidget(self.tools)
-        self.splitter.setStretchFactor(0, 1)
-        self.splitter.setSizes([MAP_HEIGHT, PANEL_HEIGHT])
+        self.splitter.setStretchFactor(0, MAP_SHARE[0])
+        self.splitter.setStretchFactor(1, MAP_SHARE[1])
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([MAP_SHARE[0] * 100, MAP_SHARE[1] * 100])
         self.map_tab = window.add_panel(self.splitter, "Latent space")
 
         self.explorer.mapUpdated.connect(self._on_map_updated)

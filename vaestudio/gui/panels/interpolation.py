@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QEvent, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -32,12 +32,14 @@ from vaestudio.core.latent.space import (
 )
 from vaestudio.gui.model_session import ModelSession
 from vaestudio.gui.widgets.image_preview import ImagePreview
-from vaestudio.gui.widgets.image_strip import ImageGrid, fix_preview_size
+from vaestudio.gui.widgets.image_strip import ImageGrid
 
 METHODS = (("linear", "Linear"), ("slerp", "Spherical (slerp)"))
 DEFAULT_STEPS = 10
 MAX_STEPS = 64
 STRIP_COLUMNS = 16
+ENDPOINT_WIDTH = 172  # each end's column: its buttons' width; its image 6x where the height allows
+STRIP_MAX_ZOOM = 4  # screen pixels per image pixel in the strip, at most (the frame shown large has more)
 ANIMATION_FRAMES = 48
 FRAME_INTERVAL_MS = 40
 TARGETS = (("alternate", "A, then B, in turn"), ("A", "Endpoint A"), ("B", "Endpoint B"))
@@ -61,8 +63,7 @@ class _EndpointBox(QWidget):
     def __init__(self, name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.name = name
-        self.preview = ImagePreview(f"Endpoint {name}", minimum_side=84)
-        fix_preview_size(self.preview, 140)
+        self.preview = ImagePreview(f"Endpoint {name}", minimum_side=56, caption_lines=1)
         self.prior_button = QPushButton("Prior draw")
         self.prior_button.setToolTip("A random draw from the prior N(0, I)")
         self.test_button = QPushButton("Test image")
@@ -75,9 +76,8 @@ class _EndpointBox(QWidget):
         buttons.addWidget(self.class_box, 1, 0, 1, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.preview)
+        layout.addWidget(self.preview, 1)
         layout.addLayout(buttons)
-        layout.addStretch(1)
         self.prior_button.clicked.connect(self._request_prior)
         self.test_button.clicked.connect(self._request_test)
 
@@ -132,8 +132,9 @@ class InterpolationPanel(QWidget):
             self.target_box.addItem(title, key)
         self.target_box.setToolTip("Which endpoint a click on the latent map sets")
         self.target_label = QLabel()
-        self.frame_preview = ImagePreview("Along the path", minimum_side=112)
+        self.frame_preview = ImagePreview("Along the path", minimum_side=56, caption_lines=1)
         self.strip = ImageGrid(columns=DEFAULT_STEPS, gap=3, placeholder="Load a model to interpolate.")
+        self.strip_title = QLabel("<b>A → B</b>: the decoded path (click an image to show it large)")
         self.timer = QTimer(self)
         self.timer.setInterval(FRAME_INTERVAL_MS)
 
@@ -148,19 +149,24 @@ class InterpolationPanel(QWidget):
         buttons = QHBoxLayout()
         for button in (self.swap_button, self.reroll_button, self.play_button):
             buttons.addWidget(button)
+        settings.addLayout(buttons, 4, 0, 1, 2)
+        settings.setRowStretch(5, 1)
+        # The strip between its two ends, as large as the room allows; under it the frame shown large and the
+        # path's settings.
+        under = QHBoxLayout()
+        under.addWidget(self.frame_preview, 1)
+        under.addLayout(settings)
         middle = QVBoxLayout()
-        middle.addLayout(settings)
-        middle.addLayout(buttons)
-        middle.addStretch(1)
-        top = QHBoxLayout()
-        top.addWidget(self.boxes["A"], 1)
-        top.addLayout(middle)
-        top.addWidget(self.boxes["B"], 1)
-        top.addWidget(self.frame_preview, 2)
-        layout = QVBoxLayout(self)
+        middle.addWidget(self.strip_title)
+        middle.addWidget(self.strip, 1)
+        middle.addLayout(under, 1)
+        layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addLayout(top, 3)
-        layout.addWidget(self.strip, 2)
+        for box in self.boxes.values():  # the strip in the middle gets the width
+            box.setFixedWidth(ENDPOINT_WIDTH)
+        layout.addWidget(self.boxes["A"])
+        layout.addLayout(middle, 1)
+        layout.addWidget(self.boxes["B"])
 
         for box in self.boxes.values():
             box.priorRequested.connect(self.draw_from_prior)
@@ -173,10 +179,22 @@ class InterpolationPanel(QWidget):
         self.play_button.toggled.connect(self._on_play_toggled)
         self.target_box.currentIndexChanged.connect(self._on_target_changed)
         self.timer.timeout.connect(self._advance)
+        self.strip.installEventFilter(self)
         self.strip.tileClicked.connect(self._show_strip_frame)
         session.modelChanged.connect(self._on_model_changed)
         session.weightsUpdated.connect(self._on_weights_updated)
         self._on_model_changed()
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt override)
+        if (watched is self.strip and event.type() == QEvent.Type.Resize
+                and event.size().width() != event.oldSize().width()):
+            self._fit_strip()
+        return False
+
+    def _fit_strip(self) -> None:
+        """The strip as tall as its width lets its images be (at most STRIP_MAX_ZOOM), so it is never squeezed
+        below the frame shown large."""
+        self.strip.setMinimumHeight(self.strip.height_for_width(self.strip.width(), STRIP_MAX_ZOOM))
 
     # ------------------------------------------------------------------ inputs
     def set_test_data(self, dataset: ImageDataset | None) -> None:
@@ -297,6 +315,7 @@ class InterpolationPanel(QWidget):
         rows = -(-steps // STRIP_COLUMNS)
         self.strip.set_images(self.strip_images, columns=-(-steps // rows),
                               captions=["A"] + [""] * (steps - 2) + ["B"])
+        self._fit_strip()
         self.strip.set_highlight(None)
         for which, endpoint in (("A", a), ("B", b)):
             self.boxes[which].preview.set_image(decode_latents(model, endpoint.z)[0], self._describe(endpoint))

@@ -33,7 +33,7 @@ from vaestudio.gui.jobs import JobRunner
 from vaestudio.gui.model_session import ModelSession
 from vaestudio.gui.panels.reconstruction import TestSetScores
 from vaestudio.gui.widgets.image_preview import ImagePreview
-from vaestudio.gui.widgets.image_strip import ImageGrid, fix_preview_size
+from vaestudio.gui.widgets.image_strip import ImageGrid
 
 CANVAS_SCALE = 10           # canvas pixels per image pixel
 CANVAS_SIDE = IMAGE_SIZE * CANVAS_SCALE
@@ -56,7 +56,7 @@ class SketchCanvas(QWidget):
         self._image.fill(Qt.GlobalColor.black)
         self._undo: list[QImage] = []
         self._last: QPointF | None = None
-        self.setMinimumSize(CANVAS_SIDE // 2, CANVAS_SIDE // 2)
+        self.setMinimumSize(IMAGE_SIZE * 7, IMAGE_SIZE * 7)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setCursor(Qt.CursorShape.CrossCursor)
 
@@ -145,8 +145,14 @@ class SketchCanvas(QWidget):
 
     # ------------------------------------------------------------ widget events
     def _canvas_rect(self) -> QRectF:
+        """The square the pad is shown in: a whole number of screen pixels per image pixel, centred."""
         side = min(self.width(), self.height())
-        return QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
+        side = max(side // IMAGE_SIZE, 1) * IMAGE_SIZE if side >= IMAGE_SIZE else side
+        return QRectF((self.width() - side) // 2, (self.height() - side) // 2, side, side)
+
+    def zoom(self) -> float:
+        """Screen pixels per image pixel of the pad as shown."""
+        return self._canvas_rect().width() / IMAGE_SIZE
 
     def _to_widget(self, canvas_rect: QRectF) -> QRectF:
         """A rectangle in canvas pixels where it is shown on the widget (only that part repaints while drawing)."""
@@ -219,12 +225,9 @@ class SketchPanel(QWidget):
         self.mnist_box.setChecked(True)
         self.mnist_box.setToolTip("Scale the drawing into a 20 x 20 box and centre it by mass, as the MNIST digits "
                                   "were prepared; off: the pad averaged down to 28 x 28 as drawn")
-        self.input_preview = ImagePreview("Encoder input", minimum_side=84)
-        self.reconstruction_preview = ImagePreview("Reconstruction", minimum_side=84)
-        fix_preview_size(self.input_preview, 168)
-        fix_preview_size(self.reconstruction_preview, 168)
-        self.neighbour_grid = ImageGrid(columns=NEIGHBOURS, gap=6, placeholder="Nearest test images appear here.")
-        self.neighbour_grid.setMinimumHeight(100)
+        self.input_preview = ImagePreview("Encoder input", minimum_side=56, caption_lines=1)
+        self.reconstruction_preview = ImagePreview("Reconstruction", minimum_side=56, caption_lines=2)
+        self.neighbour_grid = ImageGrid(columns=0, gap=6, placeholder="Nearest test images appear here.")
         self.neighbour_label = QLabel("<b>Nearest test images</b> (by encoded mean)")
         self._live_timer = QTimer(self)
         self._live_timer.setSingleShot(True)
@@ -238,18 +241,21 @@ class SketchPanel(QWidget):
         tools.addWidget(self.mnist_box)
         tools.addStretch(1)
         outputs = QVBoxLayout()
-        outputs.addWidget(self.input_preview)
-        outputs.addWidget(self.reconstruction_preview)
-        outputs.addStretch(1)
-        top = QHBoxLayout()
-        top.addWidget(self.canvas, 3)
-        top.addLayout(outputs, 1)
+        outputs.addWidget(self.input_preview, 1)
+        outputs.addWidget(self.reconstruction_preview, 1)
+        self.neighbour_label.setWordWrap(True)
+        neighbours = QVBoxLayout()
+        neighbours.addWidget(self.neighbour_label)
+        neighbours.addWidget(self.neighbour_grid, 1)
+        # Side by side: the pad (as tall as the panel), what the encoder sees and its reconstruction, the neighbours.
+        body = QHBoxLayout()
+        body.addWidget(self.canvas, 3)
+        body.addLayout(outputs, 1)
+        body.addLayout(neighbours, 3)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(tools)
-        layout.addLayout(top, 4)
-        layout.addWidget(self.neighbour_label)
-        layout.addWidget(self.neighbour_grid)
+        layout.addLayout(body, 1)
 
         self.brush_spin.valueChanged.connect(self._set_brush)
         self.clear_button.clicked.connect(self.canvas.clear)

@@ -13,7 +13,7 @@ which would otherwise hold up the GUI thread at every epoch end).
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -31,7 +31,7 @@ from vaestudio.gui.jobs import JobRunner, Priority
 from vaestudio.gui.model_session import ModelSession
 from vaestudio.gui.training.kl_bars import INFORMATIVE_KL
 from vaestudio.gui.widgets.image_preview import ImagePreview
-from vaestudio.gui.widgets.image_strip import ImageGrid, fix_preview_size
+from vaestudio.gui.widgets.image_strip import ImageGrid
 
 SLIDER_RANGE = 3.0         # prior standard deviations either side of zero
 SLIDER_TICKS_PER_UNIT = 100
@@ -88,8 +88,7 @@ class SlidersPanel(QWidget):
         self._name_labels: dict[int, QLabel] = {}
         self._rng = np.random.default_rng()
 
-        self.preview = ImagePreview("Decoded", minimum_side=140)
-        fix_preview_size(self.preview, 224)
+        self.preview = ImagePreview("Decoded", minimum_side=84, caption_lines=2)
         self.zero_button = QPushButton("Zero")
         self.zero_button.setToolTip("Start from the prior's mean, z = 0")
         self.test_button = QPushButton("Test image")
@@ -109,15 +108,14 @@ class SlidersPanel(QWidget):
         self.traversal_timer.setInterval(TRAVERSAL_DELAY_MS)
 
         starts = QGridLayout()
-        starts.addWidget(self.zero_button, 0, 0)
-        starts.addWidget(self.test_button, 0, 1)
-        starts.addWidget(self.prior_button, 1, 0)
-        starts.addWidget(self.reset_button, 1, 1)
+        starts.addWidget(QLabel("Start from"), 0, 0, 1, 2)
+        starts.addWidget(self.zero_button, 1, 0)
+        starts.addWidget(self.test_button, 1, 1)
+        starts.addWidget(self.prior_button, 2, 0)
+        starts.addWidget(self.reset_button, 2, 1)
         left = QVBoxLayout()
-        left.addWidget(self.preview)
-        left.addWidget(QLabel("Start from"))
+        left.addWidget(self.preview, 1)
         left.addLayout(starts)
-        left.addStretch(1)
         right = QVBoxLayout()
         right.addWidget(QLabel("<b>Traversal</b>: each row sweeps one dimension from −3 to +3"))
         right.addWidget(self.traversal, 1)
@@ -130,13 +128,14 @@ class SlidersPanel(QWidget):
         middle.addWidget(self.slider_area, 1)
         layout.addLayout(left, 2)
         layout.addLayout(middle, 3)
-        layout.addLayout(right, 3)
+        layout.addLayout(right, 4)
 
         self.zero_button.clicked.connect(self._start_from_zero)
         self.test_button.clicked.connect(self._start_from_random_test_image)
         self.prior_button.clicked.connect(self._start_from_prior)
         self.reset_button.clicked.connect(self.reset)
         self.traversal_timer.timeout.connect(self.update_traversal)
+        self.traversal.installEventFilter(self)
         session.modelChanged.connect(self._on_model_changed)
         session.weightsUpdated.connect(self._on_weights_updated)
         self._on_model_changed()
@@ -303,8 +302,24 @@ class SlidersPanel(QWidget):
         self.latentChanged.emit(self.z.copy())
 
     def traversal_rows(self) -> np.ndarray:
-        """The dimensions shown in the traversal grid, most informative first."""
-        return self.order[:TRAVERSAL_MAX_ROWS]
+        """The dimensions shown in the traversal grid, most informative first: as many as fit at one screen
+        pixel per image pixel or more (all, up to TRAVERSAL_MAX_ROWS, while the panel is not shown)."""
+        return self.order[:self._fitting_rows()]
+
+    def _fitting_rows(self) -> int:
+        grid = self.traversal
+        if not grid.isVisible() or grid.height() < 28:
+            return TRAVERSAL_MAX_ROWS
+        header = grid.fontMetrics().height() + 2  # the column labels
+        return max(1, min(TRAVERSAL_MAX_ROWS, (grid.height() - header - grid.gap) // (28 + grid.gap)))
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt override)
+        """A resized traversal grid that now fits another number of rows is decoded again (after a pause)."""
+        if (watched is self.traversal and event.type() in (QEvent.Type.Resize, QEvent.Type.Show)
+                and self.session.model is not None
+                and min(self._fitting_rows(), self.latent_dim) != min(self.traversal.rows, self.latent_dim)):
+            self.traversal_timer.start()
+        return False
 
     def update_traversal(self) -> None:
         """Decode the traversal grid of the current point (a job; a newer request replaces it)."""

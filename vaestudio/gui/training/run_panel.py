@@ -105,6 +105,9 @@ class TrainingPanel(QWidget):
         self.fused_step.setToolTip("Train the MLP with its gradient written out by hand and one flat Adam update: "
                                    "the same results as autograd, about a third faster on a CPU. Off: autograd.")
         self._fill_datasets()
+        for combo in (self.dataset, self.model_kind, self.device):  # long names (a folder's path) never widen the dock
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(10)
 
         form = QFormLayout()
         for label, widget in (("Dataset", self.dataset), ("Model type", self.model_kind),
@@ -144,6 +147,7 @@ class TrainingPanel(QWidget):
         self.speed_label = QLabel()
         self.time_left_label = QLabel()
         self.loss_label = QLabel()
+        self.loss_label.setWordWrap(True)
         self.status_label = QLabel("Ready")
         self.status_label.setWordWrap(True)
         progress = QGroupBox("Progress")

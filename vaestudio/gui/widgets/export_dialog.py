@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, QSize, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -47,6 +46,7 @@ from vaestudio.core.latent.sheets import (
 from vaestudio.core.latent.space import Projection
 from vaestudio.gui.model_session import ModelSession
 from vaestudio.gui.widgets.dialogs import show_error
+from vaestudio.gui.widgets.sheet_preview import SheetPreview
 
 KIND_TITLES = {"samples": "Samples from the prior", "manifold": "Manifold grid (2-D plane)",
                "interpolation": "Interpolation", "reconstructions": "Reconstructions",
@@ -130,6 +130,7 @@ class ExportDialog(QDialog):
         self.sheet: Sheet | None = None
         self._frame = 0
         self._building = False
+        self._sized = False
 
         self.kind_box = QComboBox()
         for name in KINDS:
@@ -178,12 +179,8 @@ class ExportDialog(QDialog):
                               ("", self.context_box)):
             self.form.addRow(label, widget)
 
-        self.preview = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+        self.preview = SheetPreview()  # the whole sheet at a whole-number zoom: nothing to scroll
         self.preview.setObjectName("exportPreview")
-        scroll = QScrollArea()
-        scroll.setWidget(self.preview)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumSize(420, 360)
         self.info = QLabel()
         self.info.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Close)
@@ -198,7 +195,7 @@ class ExportDialog(QDialog):
         top = QHBoxLayout()
         top.addLayout(side)
         preview_column = QVBoxLayout()
-        preview_column.addWidget(scroll, 1)
+        preview_column.addWidget(self.preview, 1)
         preview_column.addWidget(self.info)
         top.addLayout(preview_column, 1)
         layout = QVBoxLayout(self)
@@ -222,6 +219,17 @@ class ExportDialog(QDialog):
         session.weightsUpdated.connect(self.refresh)
         self._model_changed()
         self.set_kind(kind)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        """Open as large as the sheet wants (its pixels 1:1), within the window (or screen); never smaller than
+        the layout."""
+        super().showEvent(event)
+        if not self._sized:
+            self._sized = True
+            room = (self.parentWidget().window().size() if self.parentWidget() is not None
+                    else self.screen().availableGeometry().size())  # within the window it belongs to
+            wanted = self.sizeHint().boundedTo(QSize(int(room.width() * 0.9), int(room.height() * 0.9)))
+            self.resize(wanted.expandedTo(self.minimumSizeHint()))
 
     @staticmethod
     def _spin(low: int, high: int, value: int) -> QSpinBox:

@@ -63,6 +63,12 @@ class ImageCanvas(QWidget):
         side = max(self.minimumWidth(), 168)
         return QSize(side, side)
 
+    def zoom(self) -> float:
+        """Screen pixels per image pixel as drawn now (whole wherever the canvas is at least the image's size)."""
+        if self._qimage is None or self._qimage.width() == 0:
+            return 0.0
+        return crisp_rect(self._qimage.size(), self.rect()).width() / self._qimage.width()
+
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt override)
         painter = QPainter(self)
         painter.fillRect(self.rect(), self.palette().color(QPalette.ColorRole.Window))
@@ -81,9 +87,12 @@ class ImageCanvas(QWidget):
 class ImagePreview(QWidget):
     """A title, a crisp image and a caption underneath (selectable, for copying coordinates)."""
 
-    def __init__(self, title: str = "", minimum_side: int = 84, parent: QWidget | None = None) -> None:
+    def __init__(self, title: str = "", minimum_side: int = 84, parent: QWidget | None = None,
+                 caption_lines: int = 0) -> None:
         super().__init__(parent)
         self._image: np.ndarray | None = None
+        self._caption = ""
+        self.caption_lines = caption_lines  # at most this many lines shown (the whole caption in its tooltip); 0: all
         self.title_label = QLabel(title)
         self.title_label.setStyleSheet("font-weight: 600;")
         self.title_label.setVisible(bool(title))
@@ -98,35 +107,41 @@ class ImagePreview(QWidget):
         layout.addWidget(self.title_label)
         layout.addWidget(self.canvas, 1)
         layout.addWidget(self.caption_label)
+        if caption_lines:
+            self.caption_label.setMaximumHeight(caption_lines * self.caption_label.fontMetrics().lineSpacing() + 2)
+
+    def _set_caption(self, caption: str) -> None:
+        self._caption = caption
+        self.caption_label.setText(caption)
+        self.caption_label.setToolTip(caption if self.caption_lines else "")
 
     def set_image(self, image: np.ndarray | None, caption: str = "") -> None:
         """Show a float image in [0, 1] of shape (28, 28) (any 2-D shape works)."""
         self._image = None if image is None else np.array(image, dtype=np.float32)
         self.canvas.set_image(self._image)
-        self.caption_label.setText(caption)
+        self._set_caption(caption)
 
     def set_message(self, message: str, caption: str = "") -> None:
         self._image = None
         self.canvas.set_message(message)
-        self.caption_label.setText(caption)
+        self._set_caption(caption)
 
     def image(self) -> np.ndarray | None:
         """The image shown now (a copy of what was given), or None."""
         return self._image
 
     def caption(self) -> str:
-        return self.caption_label.text()
+        return self._caption
 
 
 class SampleView(QWidget):
-    """A dataset image beside its reconstruction, with a caption (its index and label)."""
+    """A dataset image beside its reconstruction, with a caption (its index and label); the images grow
+    (by whole screen pixels per image pixel) with the room given."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, minimum_side: int = 56) -> None:
         super().__init__(parent)
-        self.original = ImagePreview("Original", minimum_side=84)
-        self.reconstruction = ImagePreview("Reconstruction", minimum_side=84)
-        for preview in (self.original, self.reconstruction):
-            preview.canvas.setFixedHeight(5 * 28)  # five screen pixels per image pixel
+        self.original = ImagePreview("Original", minimum_side=minimum_side)
+        self.reconstruction = ImagePreview("Reconstruction", minimum_side=minimum_side)
         self.caption_label = QLabel()
         self.caption_label.setWordWrap(True)
         pair = QHBoxLayout()

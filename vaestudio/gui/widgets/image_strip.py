@@ -44,12 +44,6 @@ def side_by_side(left: np.ndarray, right: np.ndarray, gap: float = 0.5) -> np.nd
     return np.concatenate([left, column, right], axis=2)
 
 
-def fix_preview_size(preview: QWidget, side: int) -> None:
-    """Give an `ImagePreview` a fixed square canvas, so its caption sits right under the image."""
-    preview.canvas.setFixedSize(side, side)
-    preview.layout().setAlignment(preview.canvas, Qt.AlignmentFlag.AlignHCenter)
-
-
 class ImageGrid(QWidget):
     """Tiles laid out `columns` to a row, each scaled by the same whole number where there is room."""
 
@@ -71,8 +65,7 @@ class ImageGrid(QWidget):
         self._placeholder = placeholder
         self.auto_columns = columns <= 0
         self._layout_cache: tuple | None = None
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(60, 40)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)  # at least minimumSizeHint
 
     # ----------------------------------------------------------------- content
     def set_images(self, images: np.ndarray, columns: int | None = None, captions: Sequence[str] | None = None,
@@ -163,6 +156,24 @@ class ImageGrid(QWidget):
         self._layout_cache = (key, layout)
         return layout
 
+    def height_for_width(self, width: int, most: int = 0) -> int:
+        """The height that shows the tiles as large as `width` allows (a whole number of screen pixels per image
+        pixel, at least 1; at most `most` when given)."""
+        if not self.count():
+            return self.minimumSizeHint().height()
+        tile_h, tile_w = self._images.shape[1:3]
+        caption, label, top = self._text_sizes()
+        scale = max(1, (width - label - self.gap * (self.columns + 1)) // (self.columns * tile_w))
+        if most:
+            scale = min(scale, most)
+        return top + (self.gap + caption) * (self.rows + 1) + self.rows * tile_h * scale  # as `_fit` counts
+
+    def scale(self) -> float:
+        """Screen pixels per image pixel of the tiles as drawn now (whole where there is room for 1:1)."""
+        if not self.count():
+            return 0.0
+        return self._layout()[1] / self._images.shape[2]
+
     def tile_rect(self, index: int) -> QRect:
         """Where tile `index` is drawn, in widget coordinates."""
         columns, width, height, left, upper, caption = self._layout()
@@ -191,8 +202,11 @@ class ImageGrid(QWidget):
         tile_h, tile_w = self._images.shape[1:3]
         caption, label, top = self._text_sizes()
         scale = self.minimum_tile / max(tile_h, tile_w)
-        width = label + self.columns * (round(tile_w * scale) + self.gap) + self.gap
-        height = top + self.rows * (round(tile_h * scale) + caption + self.gap) + self.gap
+        # Auto columns: the height of two rows (the widest layout it may take), not of the columns chosen last.
+        columns = -(-self.count() // 2) if self.auto_columns else self.columns
+        rows = -(-self.count() // columns)
+        width = label + columns * (round(tile_w * scale) + self.gap) + self.gap
+        height = top + rows * (round(tile_h * scale) + caption + self.gap) + self.gap
         return QSize(min(width, 400), height)
 
     # ---------------------------------------------------------------- painting
