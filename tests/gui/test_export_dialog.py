@@ -20,7 +20,8 @@ from vaestudio.core.models.networks import ModelConfig, build_model
 from vaestudio.core.models.training_config import TrainingConfig
 from vaestudio.gui.model_session import ModelSession
 from vaestudio.gui.widgets import dialogs
-from vaestudio.gui.widgets.export_dialog import ExportDialog, export_plot
+from vaestudio.gui.widgets.export_dialog import ExportDialog
+from vaestudio.gui.widgets.plot_export import export_plot
 
 LATENT = 3
 

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from vaestudio.core.latent.space import LatentMapData
 from vaestudio.gui.explorer.explorer_data import DATASET_JOB, FETCH_JOB, ExplorerData
 from vaestudio.gui.explorer.latent_map import LatentMap
+from vaestudio.gui.explorer.map_menu import MapMenu
 from vaestudio.gui.explorer.map_updates import BACKGROUND_JOB, MAP_JOB, MapUpdates
 from vaestudio.gui.explorer.point_choices import DECODED_TITLE, HOVER_JOB, PointChoices
 from vaestudio.gui.explorer.projection_controls import (
@@ -51,12 +52,14 @@ PREVIEWS_WIDTH = (196, 308)  # the previews' column, at least and at most
 JOB_KINDS = (DATASET_JOB, FETCH_JOB, MAP_JOB, BACKGROUND_JOB, HOVER_JOB, PLACE_JOB, INVERSE_JOB)
 
 
-class ExplorerPanel(ExplorerData, MapUpdates, PointChoices, QWidget):
+class ExplorerPanel(ExplorerData, MapUpdates, PointChoices, MapMenu, QWidget):
     """`pointChosen(z)`: a latent vector (float32, (D,)) decoded in the preview.
-    `sampleChosen(index)`: a test image chosen on the map (index into the test split)."""
+    `sampleChosen(index)`: a test image chosen on the map (index into the test split).
+    `endpointChosen(which, z)`: the map's menu made a point interpolation end 'A' or 'B'."""
 
     pointChosen = Signal(object)
     sampleChosen = Signal(int)
+    endpointChosen = Signal(str, object)  # the map's menu: 'A' or 'B', and the point's latent vector
     mapUpdated = Signal()
     backgroundUpdated = Signal()
 
@@ -128,6 +131,7 @@ class ExplorerPanel(ExplorerData, MapUpdates, PointChoices, QWidget):
         layout.addLayout(settings)
         self._fit_previews()
         self.latent_map.clicked.connect(self._on_map_clicked)
+        self.latent_map.contextRequested.connect(self._on_map_context)
         self.latent_map.hovered.connect(self._on_map_hovered)
         self.latent_map.fetchRequested.connect(self.fetch_dataset)
         self.latent_map.openRequested.connect(self.open_dataset_folder)

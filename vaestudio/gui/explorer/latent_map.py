@@ -70,6 +70,7 @@ class LatentMap(QWidget):
     """Signals carry map coordinates and the index (into the points given) of the point hit, or -1."""
 
     clicked = Signal(float, float, int)
+    contextRequested = Signal(float, float, int, QPoint)  # a right click: map point, point hit, screen position
     hovered = Signal(float, float, int)
     hoverLeft = Signal()
     fetchRequested = Signal()  # buttons of the "no data" banner
@@ -290,10 +291,16 @@ class LatentMap(QWidget):
         return self.view_box.sceneBoundingRect().contains(scene_pos)
 
     def _on_scene_click(self, event) -> None:
-        if event.button() != Qt.MouseButton.LeftButton or not self._inside(event.scenePos()):
+        if event.button() not in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton) \
+                or not self._inside(event.scenePos()):
             return
         point = self.view_box.mapSceneToView(event.scenePos())
-        self.clicked.emit(point.x(), point.y(), self.point_at(point.x(), point.y()))
+        index = self.point_at(point.x(), point.y())
+        if event.button() == Qt.MouseButton.RightButton:
+            event.accept()
+            self.contextRequested.emit(point.x(), point.y(), index, event.screenPos().toPoint())
+        else:
+            self.clicked.emit(point.x(), point.y(), index)
 
     def _on_scene_move(self, scene_pos: QPointF) -> None:
         if not self._inside(scene_pos):

@@ -17,14 +17,12 @@ import torch
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
-    QFileDialog,
     QPushButton,
     QSplitter,
     QTabWidget,
 )
 
 from vaestudio.core.data.datasets import ImageDataset
-from vaestudio.core.errors import VaeStudioError
 from vaestudio.core.latent.space import posterior_outline
 from vaestudio.gui.explorer.explorer_panel import ExplorerPanel
 from vaestudio.gui.main_window import MainWindow
@@ -83,6 +81,7 @@ class ExplorerWorkspace(QObject):
         self.explorer.mapUpdated.connect(self._on_map_updated)
         self.explorer.pointChosen.connect(self.interpolation.use_latent)
         self.explorer.pointChosen.connect(self.sliders.use_latent)
+        self.explorer.endpointChosen.connect(self._use_as_endpoint)
         self.interpolation.pathChanged.connect(self._on_path)
         self.reconstruction.sampleMarked.connect(self._on_sample_marked)
         self.sketch.sketchEncoded.connect(self._on_sketch)
@@ -95,8 +94,8 @@ class ExplorerWorkspace(QObject):
         # triggered(bool) would pass its `checked` flag as the kind: call with no arguments.
         export = window.add_file_action("&Export images…", lambda: self.open_export_dialog(), "Ctrl+E")
         export.setToolTip("Sample sheets, the manifold grid, interpolations, reconstructions and traversals")
-        window.add_file_action("Export loss &plot…", lambda: self._export_plot(window.loss_plot.plot_widget, "loss"))
-        window.add_file_action("Export latent &map…", lambda: self._export_plot(self.explorer.latent_map.plot, "map"))
+        window.add_file_action("Export loss &plot…", self.export_loss_plot)
+        window.add_file_action("Export latent &map…", self.explorer.export_map)
         window.menus.view_menu.addSeparator()
         for index in range(self.tools.count()):  # Ctrl+1 and Ctrl+2 are the window's tabs
             action = window.menus.view_menu.addAction(self.tools.tabText(index), partial(self._show_tool, index))
@@ -124,6 +123,11 @@ class ExplorerWorkspace(QObject):
         self.test_data = dataset
         for panel in (self.interpolation, self.reconstruction, self.sliders, self.sketch):
             panel.set_test_data(dataset)
+
+    def _use_as_endpoint(self, which: str, z: np.ndarray) -> None:
+        """The map's menu: a point as interpolation end A or B; the Interpolation tool comes to the front."""
+        if self.interpolation.set_endpoint(which, z, "map"):
+            self.tools.setCurrentWidget(self.interpolation)
 
     def _on_path(self, latents: np.ndarray) -> None:
         self._path = np.asarray(latents)
@@ -172,16 +176,10 @@ class ExplorerWorkspace(QObject):
         dialog.open()
         return dialog
 
-    def _export_plot(self, plot, name: str) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export plot", f"vaestudio-{name}.png",
-                                              "PNG image (*.png);;SVG drawing (*.svg)")
-        if not path:
-            return
-        from vaestudio.gui.widgets.export_dialog import export_plot
+    def export_loss_plot(self) -> None:
+        """The loss plot as PNG or SVG, with a title naming the model and a legend of its curves."""
+        from vaestudio.gui.widgets.plot_export import save_plot_as  # loads PIL: when first used
 
-        try:
-            export_plot(plot, path)
-        except (VaeStudioError, OSError) as error:
-            show_error(self.window, "Export failed", str(error))
-            return
-        self.window.statusBar().showMessage(f"Saved {path}", 5000)
+        loss_plot = self.window.loss_plot
+        save_plot_as(self.window, loss_plot.plot_widget, "loss",
+                     lambda: loss_plot.labelled_for_export(f"Training of {self.window.session.describe()}"))

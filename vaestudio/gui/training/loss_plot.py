@@ -16,6 +16,7 @@ than the curves themselves on every repaint of a resized window (20-40 ms for a 
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 import numpy as np
 import pyqtgraph as pg
@@ -84,6 +85,7 @@ class LossPlot(QWidget):
         self.history: TrainingHistory | None = None
         self._per_epoch = 1
         self._shown_steps = self._shown_epochs = 0
+        self.export_legend: pg.LegendItem | None = None  # only while the plot is exported
 
         self.plot_widget = pg.PlotWidget()
         self.plot_item = self.plot_widget.getPlotItem()
@@ -136,6 +138,25 @@ class LossPlot(QWidget):
         self.timer.setInterval(int(1000 / REDRAW_HZ))
         self.timer.timeout.connect(self.redraw)
         self.timer.start()
+
+    @contextmanager
+    def labelled_for_export(self, title: str):
+        """A title and a legend of the curves shown, while the plot is written to a file (the window has the
+        check boxes and the key under the plot instead)."""
+        legend = pg.LegendItem(offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 220), pen=pg.mkPen(160, 160, 160))
+        legend.setParentItem(self.plot_item.getViewBox())
+        for term in TERMS:
+            if self.term_boxes[term].isChecked():
+                legend.addItem(self.smooth_curves[term], f"{TERM_TITLES[term]}, training (smoothed)")
+                legend.addItem(self.test_curves[term], f"{TERM_TITLES[term]}, test set")
+        self.plot_item.setTitle(title)
+        self.export_legend = legend
+        try:
+            yield legend
+        finally:
+            self.plot_item.setTitle(None)
+            legend.scene().removeItem(legend)
+            self.export_legend = None
 
     # data in
     def show_history(self, history: TrainingHistory, batches_per_epoch: int | None) -> None:

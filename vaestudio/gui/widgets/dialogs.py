@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 
 class ErrorReporter(QObject):
     shown = Signal(str, str)  # title, message
+    saved = Signal(str)       # a file written and confirmed (its path)
 
 
 error_reporter = ErrorReporter()
@@ -30,6 +32,21 @@ def show_error(parent: QWidget | None, title: str, message: str) -> QMessageBox:
     box.setObjectName("errorDialog")
     box.open()
     error_reporter.shown.emit(title, message)
+    return box
+
+
+def show_saved(parent: QWidget | None, title: str, path: str | Path) -> QMessageBox:
+    """Say where a file went, with Open folder (the file manager on its folder); announced on `error_reporter.saved`."""
+    path = Path(path).resolve()
+    box = QMessageBox(QMessageBox.Icon.Information, "VAE Studio", title, QMessageBox.StandardButton.Ok, parent)
+    box.setInformativeText(f"It is in {path.parent}, named {path.name}.")
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    open_button = box.addButton("Open folder", QMessageBox.ButtonRole.ActionRole)
+    open_button.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent))))
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.setObjectName("savedDialog")
+    box.open()
+    error_reporter.saved.emit(str(path))
     return box
 
 

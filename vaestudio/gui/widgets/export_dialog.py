@@ -1,4 +1,4 @@
-"""File > Export…: image sheets and GIFs with a live preview, and `export_plot` for pyqtgraph plots.
+"""File > Export…: image sheets and GIFs with a live preview (plots: `plot_export`).
 
 The preview shows exactly the arrays that Save writes (the core's `make_sheet`, the same
 function `vaestudio sheet` calls), so what you see is the file you get.
@@ -27,11 +27,9 @@ from PySide6.QtWidgets import (
 )
 
 from vaestudio.core.data.datasets import ImageDataset
-from vaestudio.core.errors import ExportError, VaeStudioError
+from vaestudio.core.errors import VaeStudioError
 from vaestudio.core.latent.image_files import (
     ANIMATED_KINDS,
-    check_extension,
-    write_atomically,
 )
 from vaestudio.core.latent.sheets import (
     COLORMAPS,
@@ -45,7 +43,7 @@ from vaestudio.core.latent.sheets import (
 )
 from vaestudio.core.latent.space import Projection
 from vaestudio.gui.model_session import ModelSession
-from vaestudio.gui.widgets.dialogs import show_error
+from vaestudio.gui.widgets.dialogs import show_error, show_saved
 from vaestudio.gui.widgets.sheet_preview import SheetPreview
 
 KIND_TITLES = {"samples": "Samples from the prior", "manifold": "Manifold grid (2-D plane)",
@@ -59,53 +57,6 @@ def to_pixmap(picture: np.ndarray) -> QPixmap:
     picture = np.ascontiguousarray(picture, dtype=np.uint8)
     height, width = picture.shape[:2]
     return QPixmap.fromImage(QImage(picture.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy())
-
-
-def export_plot(plot, path: str | Path, width: int | None = None) -> Path:
-    """Write a pyqtgraph plot (a PlotWidget, PlotItem or GraphicsLayoutWidget) as PNG or SVG, atomically.
-
-    `width` sets the PNG's width in pixels (default: as shown on screen).
-    """
-    from pyqtgraph.exporters import ImageExporter, SVGExporter
-
-    suffix = check_extension(path, (".png", ".svg"), "a plot")
-    item = plot.getPlotItem() if hasattr(plot, "getPlotItem") else getattr(plot, "ci", plot)
-    exporter = ImageExporter(item) if suffix == ".png" else SVGExporter(item)
-    if width is not None and suffix == ".png":
-        exporter.parameters()["width"] = int(width)
-
-    def write(temporary: Path) -> None:
-        try:
-            exporter.export(fileName=str(temporary))
-        except ValueError:
-            # pyqtgraph's SVG clean-up cannot parse the closed paths ("... Z") newer Qt writes
-            # (pyqtgraph issue #3485); Qt's own SVG of the same scene area is correct.
-            _render_svg(item, temporary)
-        if temporary.stat().st_size == 0:
-            raise ExportError(f"The plot could not be drawn into {path}; try the other format.")
-
-    return write_atomically(path, write)
-
-
-def _render_svg(item, path: Path) -> None:
-    """Draw the scene area under a graphics item into an SVG file with Qt's SVG generator."""
-    from PySide6.QtCore import QRectF, QSize
-    from PySide6.QtGui import QPainter
-    from PySide6.QtSvg import QSvgGenerator
-
-    area = item.sceneBoundingRect()
-    generator = QSvgGenerator()
-    generator.setFileName(str(path))
-    generator.setSize(QSize(round(area.width()), round(area.height())))
-    generator.setViewBox(QRectF(0, 0, area.width(), area.height()))
-    views = item.scene().views()
-    # Pens and text are sized for the screen: draw at its resolution, not the generator's 72 dpi.
-    generator.setResolution(views[0].logicalDpiX() if views else 96)
-    painter = QPainter(generator)
-    try:
-        item.scene().render(painter, QRectF(0, 0, area.width(), area.height()), area)
-    finally:
-        painter.end()
 
 
 class ExportDialog(QDialog):
@@ -330,6 +281,7 @@ class ExportDialog(QDialog):
             path += suffix
         if self.save_to(path):
             settings.setValue("export/folder", str(Path(path).parent))
+            show_saved(self, f"Saved the {KIND_TITLES[self.kind].lower()} sheet.", path)
 
     def _show_message(self, message: str) -> None:
         self.preview.setPixmap(QPixmap())
