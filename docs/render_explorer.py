@@ -1,4 +1,4 @@
-"""Render the latent explorer offscreen to docs/images/explorer.png for the README.
+"""Render the window on its Latent space tab (1440x900, offscreen) to docs/images/explorer.png for the README.
 
 Uses the bundled 2-d model when it is there (else trains one for a few epochs) and MNIST
 from $VAESTUDIO_DATA_DIR (or ../shared/datasets beside the checkout). The panel is shown as
@@ -28,14 +28,14 @@ from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from vaestudio.core.data.datasets import load_dataset  # noqa: E402
-from vaestudio.core.models.model_files import SavedModel, open_model  # noqa: E402
+from vaestudio.core.models.model_files import SavedModel  # noqa: E402
 from vaestudio.core.models.networks import ModelConfig  # noqa: E402
 from vaestudio.core.models.pretrained import default_bundled_model  # noqa: E402
 from vaestudio.core.models.training_config import TrainingConfig  # noqa: E402
-from vaestudio.core.training.trainer import Trainer
-from vaestudio.gui.app import configure_application  # noqa: E402
-from vaestudio.gui.explorer.explorer_panel import ExplorerPanel  # noqa: E402
-from vaestudio.gui.model_session import ModelSession  # noqa: E402
+from vaestudio.core.training.trainer import Trainer  # noqa: E402
+from vaestudio.gui.app import configure_application, create_main_window  # noqa: E402
+
+WINDOW_SIZE = (1440, 900)
 
 
 def data_dir() -> str:
@@ -76,14 +76,17 @@ def main() -> None:
         QSettings.setPath(settings_format, QSettings.Scope.UserScope, settings_folder)
 
     path = args.model or default_bundled_model()
-    saved = open_model(path) if path else quickly_trained(folder, args.epochs)
-    session = ModelSession()
-    session.load_saved(saved, "bundled" if path else "trained")
-    panel = ExplorerPanel(session, data_dir=folder)
-    panel.setWindowTitle("VAE Studio: latent explorer")
-    panel.resize(1360, 860)
-    panel.show()
-    wait_for(panel.mapUpdated)
+    if path:
+        window = create_main_window(data_dir=folder, model_path=path)
+    else:
+        window = create_main_window(data_dir=folder)
+        window.show_model(quickly_trained(folder, args.epochs), "trained")
+    window.tabs.setCurrentIndex(window.workspace.map_tab)
+    window.resize(*WINDOW_SIZE)
+    window.show()
+    panel = window.workspace.explorer
+    if panel.result is None:
+        wait_for(panel.mapUpdated)
     controls = panel.controls
     with_background = replace(controls.values(), background=True, background_range=3.0, background_cells=25,
                               point_size=3, opacity=0.55)
@@ -103,9 +106,10 @@ def main() -> None:
     QTimer.singleShot(300, loop.quit)
     loop.exec()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    panel.grab().save(args.out)
-    print(f"wrote {args.out} ({panel.width()}x{panel.height()}); model: {path or 'trained here'}")
+    window.grab().save(args.out)
+    print(f"wrote {args.out} ({window.width()}x{window.height()}); model: {path or 'trained here'}")
     panel.shutdown()
+    window.close()
 
 
 if __name__ == "__main__":

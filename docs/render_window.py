@@ -81,7 +81,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images" / "window-training.png")
     parser.add_argument("--dataset", default="mnist")
     parser.add_argument("--epochs-done", type=int, default=3, help="grab halfway through the epoch after these")
-    parser.add_argument("--size", default="1280x800")
+    parser.add_argument("--size", default="1440x900")
     parser.add_argument("--log-scale", action="store_true", help="show the loss on a log scale")
     args = parser.parse_args()
     width, height = (int(value) for value in args.size.lower().split("x"))

@@ -109,6 +109,7 @@ class ReconstructionPanel(QWidget):
         self.grid = ImageGrid(columns=0, gap=6, placeholder="Load a model and a test set to see reconstructions.")
         self.status = QLabel()
         self.status.setWordWrap(True)
+        self.status.setMinimumWidth(480)  # a wrapped label's least height is taken at its least width: keep it 1-2 lines
 
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Class"))
