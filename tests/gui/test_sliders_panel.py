@@ -6,11 +6,13 @@ import re
 
 import numpy as np
 import pytest
+import torch
 from PySide6.QtCore import Qt
 
 from vaestudio.core.latent.space import decode_latents, encode_images
 from vaestudio.core.models.history import EpochResult, EvaluationResult, TrainingHistory
 from vaestudio.core.models.model_files import SavedModel
+from vaestudio.core.models.networks import ModelConfig, build_model
 from vaestudio.core.models.training_config import TrainingConfig
 from vaestudio.gui.model_session import ModelSession
 from vaestudio.gui.panels.sliders import TRAVERSAL_VALUES, SlidersPanel
@@ -171,3 +173,26 @@ def test_many_moves_while_the_runner_is_busy_make_one_traversal_of_the_latest_po
     expected[:, 1] = TRAVERSAL_VALUES  # row 0 is dimension 1, swept; the others held at the latest point
     assert panel.z[1] == pytest.approx(2.0)
     assert np.allclose(panel.traversal.images()[:len(TRAVERSAL_VALUES)], real_decode(model, expected), atol=1e-6)
+
+
+def test_the_traversal_shows_the_rows_that_fit_at_whole_zoom_and_says_how_many_are_left_out(qtbot, test_set):
+    torch.manual_seed(0)
+    model = build_model(ModelConfig("mlp", 20, 32)).eval()
+    session = ModelSession()
+    session.load_saved(SavedModel(model, TrainingConfig(model=model.config)))
+    widget = SlidersPanel(session)
+    qtbot.addWidget(widget)
+    with qtbot.waitSignal(widget.traversalShown, timeout=TIMEOUT):
+        widget.set_test_data(test_set)
+    assert widget.traversal.rows == 20 and widget.minimumSizeHint().height() <= 300  # hidden: all, yet never taller
+    widget.resize(1100, 330)  # the room it has under the map at 1280x800
+    with qtbot.waitSignal(widget.traversalShown, timeout=TIMEOUT):
+        widget.show()
+    qtbot.waitUntil(lambda: widget.traversal.rows == widget._fitting_rows(), timeout=TIMEOUT)
+    rows = widget.traversal.rows
+    assert 3 <= rows < 20 and widget.traversal.scale() >= 1 and float(widget.traversal.scale()).is_integer()
+    assert f"The {20 - rows} least informative dimensions are not shown" in widget.traversal_label.text()
+    with qtbot.waitSignal(widget.traversalShown, timeout=TIMEOUT):  # taller: more rows, after a pause
+        widget.resize(1100, 700)
+    qtbot.waitUntil(lambda: widget.traversal.rows == widget._fitting_rows(), timeout=TIMEOUT)
+    assert widget.traversal.rows > rows

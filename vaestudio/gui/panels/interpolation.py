@@ -191,6 +191,15 @@ class InterpolationPanel(QWidget):
             self._fit_strip()
         return False
 
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        """The ends' columns widen with the panel (a seventh of it, at least ENDPOINT_WIDTH): larger images on a
+        large screen, the strip keeping most of the width."""
+        super().resizeEvent(event)
+        width = max(ENDPOINT_WIDTH, self.width() // 7)
+        for box in self.boxes.values():
+            if box.width() != width:
+                box.setFixedWidth(width)
+
     def _fit_strip(self) -> None:
         """The strip as tall as its width lets its images be (at most STRIP_MAX_ZOOM), so it is never squeezed
         below the frame shown large."""

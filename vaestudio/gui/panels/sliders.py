@@ -101,6 +101,9 @@ class SlidersPanel(QWidget):
         self.slider_area.setMinimumWidth(260)
         self.traversal = ImageGrid(columns=len(TRAVERSAL_VALUES), gap=2, minimum_tile=20,
                                    placeholder="Load a model to see its latent dimensions.")
+        # Its least height is three rows, however many it shows (it shows what fits): a 20-d model must not make
+        # the tools under the map taller than the room they have at 1280x800.
+        self.traversal.setMinimumHeight(self.traversal.fontMetrics().height() + 3 * (28 + 2) + 4)
         self.traversal_label = QLabel()
         self.traversal_label.setWordWrap(True)
         self.traversal_timer = QTimer(self)

@@ -105,15 +105,36 @@ class ImagePreview(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(3)
         layout.addWidget(self.title_label)
-        layout.addWidget(self.canvas, 1)
+        layout.addWidget(self.canvas, 100)
         layout.addWidget(self.caption_label)
-        if caption_lines:
+        layout.addStretch(1)  # what the canvas leaves (it is no taller than its image at whole zoom): the caption
+        if caption_lines:     # stays right under the image
             self.caption_label.setMaximumHeight(caption_lines * self.caption_label.fontMetrics().lineSpacing() + 2)
 
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self._fit_canvas()
+
+    def _fit_canvas(self) -> None:
+        """Make the canvas as tall as the image at the largest whole zoom the preview has room for."""
+        height, width = self._image.shape[:2] if self._image is not None else (28, 28)
+        spacing = self.layout().spacing()
+        caption = min(max(self.caption_label.heightForWidth(self.width()), 0), self.caption_label.maximumHeight())
+        spare = self.height() - caption - spacing
+        if self.title_label.isVisibleTo(self):
+            spare -= self.title_label.sizeHint().height() + spacing
+        zoom = max(1, min(self.width() // width, spare // height))
+        tallest = max(self.canvas.minimumHeight(), zoom * height)
+        if self.canvas.maximumHeight() != tallest:
+            self.canvas.setMaximumHeight(tallest)
+
     def _set_caption(self, caption: str) -> None:
+        changed = caption != self._caption
         self._caption = caption
         self.caption_label.setText(caption)
         self.caption_label.setToolTip(caption if self.caption_lines else "")
+        if changed:
+            self._fit_canvas()
 
     def set_image(self, image: np.ndarray | None, caption: str = "") -> None:
         """Show a float image in [0, 1] of shape (28, 28) (any 2-D shape works)."""
