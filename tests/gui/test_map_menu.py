@@ -136,6 +136,7 @@ def test_the_exported_loss_plot_has_a_title_and_a_legend(full_window, qtbot, sav
     svg = (tmp_path / "loss.svg").read_text()
     assert "Training of" in svg and "Loss (negative ELBO), training (smoothed)" in svg
     assert "KL, test set" in svg
+    assert full_window.tabs.currentWidget() is full_window.training_view  # the plot exported is the one on screen
     loss_plot = full_window.loss_plot
     assert loss_plot.export_legend is None and not loss_plot.plot_item.titleLabel.isVisible()  # the window: none
 

@@ -180,6 +180,8 @@ class ExplorerWorkspace(QObject):
         """The loss plot as PNG or SVG, with a title naming the model and a legend of its curves."""
         from vaestudio.gui.widgets.plot_export import save_plot_as  # loads PIL: when first used
 
-        loss_plot = self.window.loss_plot
-        save_plot_as(self.window, loss_plot.plot_widget, "loss",
-                     lambda: loss_plot.labelled_for_export(f"Training of {self.window.session.describe()}"))
+        window = self.window
+        window.tabs.setCurrentWidget(window.training_view)  # laid out and drawn as on screen (hidden, it waits)
+        loss_plot = window.loss_plot
+        save_plot_as(window, loss_plot.plot_widget, "loss",
+                     lambda: loss_plot.labelled_for_export(f"Training of {window.session.describe()}"))
