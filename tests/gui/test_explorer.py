@@ -52,7 +52,7 @@ def make_panel(qtbot):
     def make(session: ModelSession, wait: bool = True) -> ExplorerPanel:
         panel = ExplorerPanel(session)
         qtbot.addWidget(panel)
-        panel.resize(1000, 700)
+        panel.resize(1300, 700)  # its map wider than tall, as in the window (the previews and settings take ~500)
         panel.show()
         panels.append(panel)
         if wait:
