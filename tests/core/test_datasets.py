@@ -109,7 +109,8 @@ def test_spec_parsing() -> None:
 
 
 def test_unknown_dataset_lists_the_valid_ones() -> None:
-    with pytest.raises(DatasetError, match=r"unknown dataset 'cifar'. Use one of mnist, fashion-mnist, kmnist, or idx:<folder>"):
+    with pytest.raises(DatasetError, match=r"unknown dataset 'cifar'. Use one of mnist, fashion-mnist, kmnist, "
+                       r"cifar10, shapes, or idx:<folder>"):
         load_dataset("cifar", download=False)
     with pytest.raises(DatasetError, match=r"'idx:' names no folder"):
         parse_dataset_spec("idx:")
@@ -243,7 +244,7 @@ def test_damaged_named_file_says_how_to_refetch(tmp_path: Path) -> None:
 
 
 def test_fetch_refuses_folder_specs(tmp_path: Path) -> None:
-    with pytest.raises(DatasetError, match=r"only named datasets \(mnist, fashion-mnist, kmnist\) can be fetched"):
+    with pytest.raises(DatasetError, match=r"only named datasets \(mnist, fashion-mnist, kmnist, cifar10, shapes\) can be fetched"):
         fetch_dataset(f"idx:{tmp_path}")
 
 
@@ -310,9 +311,46 @@ def test_image_folder_with_held_out_split(tmp_path: Path) -> None:
 def test_image_folder_resizes_colour_images(tmp_path: Path) -> None:
     _save(tmp_path / "cats" / "big.png", 128, size=(56, 40), mode="RGB")
     _save(tmp_path / "cats" / "big2.png", 128, size=(56, 40), mode="RGB")
-    splits = load_dataset(f"images:{tmp_path}")
+    splits = load_dataset(f"images:{tmp_path}", image_size=28, channels=1)
     assert splits.train.images.shape == (1, 28, 28)
     assert abs(int(splits.train.images[0, 14, 14]) - 128) <= 1
+
+
+def test_image_folder_shape_defaults_from_the_pictures(tmp_path: Path) -> None:
+    """Colour pictures 70x40: colour, at the largest size that the shorter side fills (32)."""
+    for index in range(2):
+        _save(tmp_path / "cats" / f"{index}.png", 100, size=(70, 40), mode="RGB")
+    splits = load_dataset(f"images:{tmp_path}")
+    assert splits.train.images.shape == (1, 32, 32, 3) and splits.train.images.dtype == torch.uint8
+    assert (splits.image_size, splits.channels) == (32, 3)
+
+
+def test_image_folder_is_centre_cropped_and_resized_as_asked(tmp_path: Path) -> None:
+    """A wide picture with a red left third, a green middle and a blue right third: the square crop keeps the
+    green middle (and a little of each side), resized to 64x64."""
+    from PIL import Image
+
+    for index in range(2):
+        picture = np.zeros((30, 90, 3), np.uint8)
+        picture[:, :30, 0] = picture[:, 30:60, 1] = picture[:, 60:, 2] = 255
+        (tmp_path / "wide").mkdir(exist_ok=True)
+        Image.fromarray(picture).save(tmp_path / "wide" / f"{index}.png")
+    train = load_dataset(f"images:{tmp_path}", image_size=64, channels=3).train
+    assert train.images.shape == (1, 64, 64, 3)
+    assert train.images[0, :, :, 1].min() >= 250 and train.images[0, :, :, 0].max() <= 5
+    gray = load_dataset(f"images:{tmp_path}", image_size=32, channels=1).train
+    assert gray.images.shape == (1, 32, 32) and abs(int(gray.images[0, 16, 16]) - 150) <= 2  # 0.587 * 255
+
+
+def test_named_dataset_converted_once_as_it_is_read(tmp_path: Path) -> None:
+    write_idx_set(tmp_path / "data" / "MNIST" / "raw")
+    splits = load_dataset("mnist", data_dir=tmp_path / "data", download=False, image_size=32, channels=3)
+    assert splits.train.images.shape == (30, 32, 32, 3) and splits.train.images.dtype == torch.uint8
+    assert int(splits.test.images[4, 16, 16, 2]) == 4  # each image is one grey value; resized, still that value
+    with pytest.raises(ConfigError, match="Image size 30 is not supported: choose 28, 32, 64"):
+        load_dataset("mnist", data_dir=tmp_path / "data", download=False, image_size=30)
+    with pytest.raises(ConfigError, match="Channels 2 is not supported"):
+        load_dataset("mnist", data_dir=tmp_path / "data", download=False, channels=2)
 
 
 def test_image_folder_with_train_and_test(tmp_path: Path) -> None:
@@ -401,9 +439,9 @@ def test_load_split_decodes_only_that_split_of_an_image_folder(tmp_path: Path, m
     decoded = []
     real_read_image = image_folders._read_image
 
-    def recording(path: Path) -> np.ndarray:
+    def recording(path: Path, size: int, channels: int) -> np.ndarray:
         decoded.append(path)
-        return real_read_image(path)
+        return real_read_image(path, size, channels)
 
     monkeypatch.setattr(image_folders, "_read_image", recording)
     test = load_split(f"images:{tmp_path}", "test")

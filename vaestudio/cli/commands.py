@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from vaestudio.cli.sheet_command import export_table, sheet  # noqa: F401 (handlers of `vaestudio sheet` and `vaestudio export`)
 from vaestudio.core.console import ProgressBar
 from vaestudio.core.data.datasets import fetch_dataset, list_datasets, load_split
+from vaestudio.core.data.paths import default_data_dir
+from vaestudio.core.data.shapes import make_shapes
 from vaestudio.core.errors import ConfigError
 from vaestudio.core.models.model_files import open_model
 from vaestudio.core.training.devices import resolve_device
@@ -31,7 +34,8 @@ def evaluate(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     saved = open_model(args.model)
     dataset = args.dataset or saved.training.dataset
-    test = load_split(dataset, "test", data_dir=args.data_dir, progress=_print_progress(ProgressBar()))
+    test = load_split(dataset, "test", data_dir=args.data_dir, progress=_print_progress(ProgressBar()),
+                      image_size=saved.config.image_size, channels=saved.config.channels)
     model = saved.model.to(device)
     result = evaluate_model(model, test.images, pixels=saved.training.pixels,
                             iwae_samples=args.iwae_samples, seed=saved.training.seed)
@@ -40,9 +44,12 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary))
         return 0
-    print(f"{args.model}: {saved.config.kind} VAE, latent {saved.config.latent_dim}, epoch {saved.epoch}, "
+    config = saved.config
+    shape = f"{config.image_size}x{config.image_size} {'grayscale' if config.channels == 1 else 'colour'}"
+    print(f"{args.model}: {config.kind} VAE, latent {config.latent_dim}, {shape}, epoch {saved.epoch}, "
           f"on {dataset} ({result.images:,} test images)")
-    print(f"  test loss (negative ELBO)  {result.loss:9.3f} nats")
+    print(f"  test loss (negative ELBO)  {result.loss:9.3f} nats per image")
+    print(f"                             {result.bits_per_dim:9.4f} bits/dim ({config.pixels:,} values an image)")
     print(f"  reconstruction             {result.reconstruction:9.3f}")
     print(f"  KL                         {result.kl:9.3f}")
     if result.iwae is not None:
@@ -56,9 +63,16 @@ def data(args: argparse.Namespace) -> int:
         for info in list_datasets(args.data_dir):
             where = str(info.location) if info.available else "not downloaded"
             print(f"{info.name:<14} {info.title:<16} {where}")
-        print("Also: idx:FOLDER (MNIST-format IDX files) and images:FOLDER (one sub-folder per class).")
+        print("Also: idx:FOLDER (MNIST-format IDX files) and images:FOLDER (one sub-folder per class); "
+              "`vaestudio data make shapes` makes the shapes dataset.")
         return 0
     bar = ProgressBar()
+    if args.data_command == "make":
+        target = Path(args.data_dir).expanduser() if args.data_dir else default_data_dir()
+        made = make_shapes(target, size=args.size, seed=args.seed, count=args.count, progress=_print_progress(bar))
+        print(f"Made {made.count:,} shapes at {made.size}x{made.size} (seed {made.seed}) in {made.folder}; "
+              "train on them with --dataset shapes.")
+        return 0
     root = fetch_dataset(args.name, data_dir=args.data_dir, progress=_print_progress(bar))
     bar.clear()
     print(f"{args.name} is ready in {root}.")

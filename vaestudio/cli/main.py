@@ -61,7 +61,7 @@ USAGE = "vaestudio [-h] [--version] [--startup-check] [MODEL_FILE | COMMAND ...]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vaestudio", usage=USAGE, description="Train a VAE on 28x28 images and "
+    parser = argparse.ArgumentParser(prog="vaestudio", usage=USAGE, description="Train a VAE on small images and "
                                      "explore its latent space. With no command, opens the VAE Studio window, showing "
                                      "MODEL_FILE (a .safetensors model or a PyTorch example state_dict) if given.")
     parser.add_argument("--version", action=_VersionAction,
@@ -87,8 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     data = commands.add_parser("data", help="list or fetch datasets")
     data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     fetch = data_commands.add_parser("fetch", help="download a dataset ahead of time")
-    fetch.add_argument("name", help="mnist, fashion-mnist or kmnist")
+    fetch.add_argument("name", help="mnist, fashion-mnist, kmnist or cifar10")
     _add_data_options(fetch)
+    make = data_commands.add_parser("make", help="generate a built-in dataset (shapes) into the data folder")
+    make.add_argument("name", choices=["shapes"], help="shapes: coloured squares, ellipses and hearts with known "
+                      "factors (shape, colour, scale, rotation, x, y)")
+    make.add_argument("--size", type=int, default=64, choices=[28, 32, 64], help="image side in pixels (default 64)")
+    make.add_argument("--seed", type=int, default=0, help="the same seed makes the same files (default 0)")
+    make.add_argument("--count", type=int, default=10_000, help="images, every tenth a test image (default 10000)")
+    _add_data_options(make)
     listing = data_commands.add_parser("list", help="the named datasets and whether they are here")
     _add_data_options(listing)
     add_sheet_commands(commands, _add_data_options)

@@ -20,8 +20,9 @@ LINE_INTERVAL_SECONDS = 5.0
 
 def epoch_line(result: EpochResult, latent_dim: int) -> str:
     test = result.test
-    return (f"epoch {result.epoch:>3}/{result.epochs}  train {result.train_loss:8.3f}  test {test.loss:8.3f} "
-            f"(recon {test.reconstruction:.3f}, KL {test.kl:.3f})  active units {test.active_units}/{latent_dim}  "
+    bits = f", {test.bits_per_dim:.4f} bits/dim" if test.bits_per_dim is not None else ""
+    return (f"epoch {result.epoch:>3}/{result.epochs}  train {result.train_loss:8.3f}  test {test.loss:8.3f} nats"
+            f"{bits} (recon {test.reconstruction:.3f}, KL {test.kl:.3f})  active units {test.active_units}/{latent_dim}  "
             f"{result.seconds:5.1f} s  {result.samples_per_second:,.0f} img/s")
 
 
@@ -59,7 +60,8 @@ class ConsoleProgress(RunObserver):
     def on_started(self, run: TrainingRun, info: RunInfo) -> None:
         self.bar.clear()
         model = run.config.model
-        print(f"Training a {model.kind} VAE (latent {model.latent_dim}, hidden {model.hidden}) on {info.dataset}: "
+        shape = f"{model.image_size}x{model.image_size} {'grayscale' if model.channels == 1 else 'colour'}"
+        print(f"Training a {model.kind} VAE (latent {model.latent_dim}, hidden {model.hidden}, {shape}) on {info.dataset}: "
               f"{info.train_images:,} training and {info.test_images:,} test images, {info.device}, "
               f"step: {info.step}, epochs {info.start_epoch + 1}-{run.config.epochs}.", file=self.stream)
         self._last_line = time.monotonic()

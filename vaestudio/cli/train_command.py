@@ -19,8 +19,14 @@ if TYPE_CHECKING:
 
 def add_train_command(commands, add_data_options) -> None:
     train = commands.add_parser("train", help="train a model headless")
-    train.add_argument("--dataset", default="mnist", help="mnist, fashion-mnist, kmnist, idx:FOLDER or images:FOLDER")
-    train.add_argument("--model", default="mlp", choices=["mlp", "conv"])
+    train.add_argument("--dataset", default="mnist",
+                       help="mnist, fashion-mnist, kmnist, cifar10, shapes, idx:FOLDER or images:FOLDER")
+    train.add_argument("--model", default="auto", choices=["auto", "mlp", "conv"],
+                       help="auto (default): the MLP up to 28x28, the convolutional VAE for larger images")
+    train.add_argument("--image-size", type=int, choices=[28, 32, 64],
+                       help="square size the images are resized (and centre-cropped) to; default: from the data")
+    train.add_argument("--channels", type=int, choices=[1, 3],
+                       help="1 (grayscale) or 3 (colour); default: from the data")
     train.add_argument("--epochs", type=int, default=10, help="total epochs (with --resume: the new total)")
     train.add_argument("--latent-dim", type=int, default=20)
     train.add_argument("--hidden", type=int, default=400)
@@ -48,6 +54,7 @@ def training_config(args: argparse.Namespace) -> TrainingConfig:
         dataset=args.dataset, model=ModelConfig(args.model, args.latent_dim, args.hidden), epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, beta=args.beta, kl_warmup_epochs=args.kl_warmup,
         pixels=args.pixels, seed=args.seed, device=args.device, fused_step=not args.no_fused_step,
+        image_size=args.image_size, channels=args.channels,
     ).validate()
 
 

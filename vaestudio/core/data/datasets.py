@@ -1,13 +1,18 @@
-"""Datasets of 28x28 grayscale images: named ones (MNIST and relatives), IDX folders, image folders.
+"""Datasets of square images, grayscale or colour: named ones (MNIST and relatives, CIFAR-10, the
+generated shapes), IDX folders, image folders.
 
 A dataset is named by a spec string:
 
 - `mnist`, `fashion-mnist`, `kmnist`: looked for in torchvision's layout
   (`<dir>/<Folder>/raw/`) in each of `data_search_dirs()`, then downloaded if allowed;
+- `cifar10`: CIFAR-10 in torchvision's layout (`<dir>/cifar-10-batches-py/`), downloaded if allowed;
+- `shapes`: the generated shapes (`shapes.py`), made in the data folder when none is found;
 - `idx:<folder>`: any folder holding the four MNIST-format IDX files;
 - `images:<folder>`: one sub-folder of PNG/JPEG files per class, optionally under train/ and test/.
 
-`load_dataset` reads both splits, `load_split` one of them.
+`load_dataset` reads both splits, `load_split` one of them. Images are uint8, (N, H, W) for
+grayscale and (N, H, W, 3) for colour; `image_size` and `channels` ask for another size or
+channel count than the data has (see `image_shape`), once, as the data is read.
 """
 
 from __future__ import annotations
@@ -21,15 +26,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vaestudio.core.data import mnist_wheel
+from vaestudio.core.data import cifar, mnist_wheel, shapes
 from vaestudio.core.data.class_names import (
     CLASSES_FILE,
     names_for_labels,
     read_classes_file,
     recognise_published_files,
 )
+from vaestudio.core.data.factors import Factors
 from vaestudio.core.data.idx import read_idx_labels, read_idx_pair
 from vaestudio.core.data.image_folders import read_image_folder
+from vaestudio.core.data.image_shape import check_request, conform_images, image_shape
 from vaestudio.core.data.paths import data_search_dirs, default_data_dir
 from vaestudio.core.errors import ConfigError, DataFileError, DatasetError
 
@@ -38,32 +45,55 @@ Progress = Callable[[str, "float | None"], None]
 
 @dataclass
 class ImageDataset:
-    """One split of a dataset, held in memory as tensors ready for training."""
+    """One split of a dataset, held in memory as tensors ready for training.
+
+    `images`: uint8 (N, H, W) or (N, H, W, 3). `factors`: the known generating factors of each
+    image (the shapes dataset), or None.
+    """
 
     name: str
     split: str
     images: torch.Tensor
     labels: torch.Tensor
     class_names: list[str]
+    factors: Factors | None = None
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
+    @property
+    def image_size(self) -> int:
+        return image_shape(self.images)[0]
+
+    @property
+    def channels(self) -> int:
+        return image_shape(self.images)[1]
+
     def to(self, device: torch.device | str) -> ImageDataset:
         images, labels = self.images.to(device), self.labels.to(device)
-        return ImageDataset(self.name, self.split, images, labels, list(self.class_names))
+        return ImageDataset(self.name, self.split, images, labels, list(self.class_names), self.factors)
 
     def subset(self, count: int) -> ImageDataset:
         """The first `count` items (all of them if there are fewer); shares memory with this one."""
         if count < 0:
             raise ConfigError(f"a subset needs a count of 0 or more, not {count}")
-        return ImageDataset(self.name, self.split, self.images[:count], self.labels[:count], list(self.class_names))
+        factors = self.factors.subset(count) if self.factors is not None else None
+        return ImageDataset(self.name, self.split, self.images[:count], self.labels[:count], list(self.class_names),
+                            factors)
 
 
 @dataclass
 class DatasetSplits:
     train: ImageDataset
     test: ImageDataset
+
+    @property
+    def image_size(self) -> int:
+        return self.train.image_size
+
+    @property
+    def channels(self) -> int:
+        return self.train.channels
 
 
 @dataclass
@@ -107,6 +137,13 @@ NAMED_DATASETS: dict[str, NamedDataset] = {
     ),
 }
 
+GENERATED_TITLES = {
+    "cifar10": ("CIFAR-10", "Small colour photos (32x32) in 10 classes; 50,000 training and 10,000 test images."),
+    "shapes": ("Shapes", ("Coloured squares, ellipses and hearts with known factors, made on this computer "
+                          "(`vaestudio data make shapes`).")),
+}
+_OTHER_NAMES = {"cifar10": "cifar10", "cifar-10": "cifar10", "shapes": "shapes"}
+
 _IDX_NAME = re.compile(r"^(train|t10k|test)-(images|labels)[-.]idx([13])-ubyte(\.gz)?$", re.IGNORECASE)
 _SPLIT_OF_PREFIX = {"train": "train", "t10k": "test", "test": "test"}
 SPLITS = ("train", "test")
@@ -130,7 +167,9 @@ def parse_dataset_spec(spec: str) -> DatasetSpec:
     name = text.lower().replace("_", "-")
     if name in NAMED_DATASETS:
         return DatasetSpec("named", name)
-    valid = ", ".join(NAMED_DATASETS)
+    if name in _OTHER_NAMES:
+        return DatasetSpec(_OTHER_NAMES[name], _OTHER_NAMES[name])
+    valid = ", ".join([*NAMED_DATASETS, "cifar10", "shapes"])
     raise DatasetError(
         f"unknown dataset {text!r}. Use one of {valid}, or idx:<folder> for a folder of "
         "MNIST-format IDX files, or images:<folder> for a folder of class sub-folders of images."
@@ -228,8 +267,13 @@ def fetch_dataset(name: str, data_dir: str | Path | None = None, progress: Progr
     A copy already in one of the search folders is used as it is.
     """
     spec = parse_dataset_spec(name)
+    if spec.kind == "cifar10":
+        return _cifar_root(data_dir, True, progress)
+    if spec.kind == "shapes":
+        return _shapes_folder(data_dir, progress).parent
     if spec.kind != "named":
-        raise DatasetError(f"{spec.name}: only named datasets ({', '.join(NAMED_DATASETS)}) can be fetched.")
+        raise DatasetError(f"{spec.name}: only named datasets ({', '.join(NAMED_DATASETS)}, cifar10, shapes) "
+                           "can be fetched.")
     entry = NAMED_DATASETS[spec.name]
     attempts: list[str] = []
     root = _locate(entry, data_dir, attempts) or _download(spec.name, entry, data_dir, progress, attempts)
@@ -244,17 +288,80 @@ def list_datasets(data_dir: str | Path | None = None) -> list[DatasetInfo]:
     for name, entry in NAMED_DATASETS.items():
         root = _locate(entry, data_dir, [])
         infos.append(DatasetInfo(name, entry.title, entry.description, root is not None, root))
+    folders = data_search_dirs(data_dir)
+    cifar_root = next((folder for folder in folders if cifar.has_cifar(folder)), None)
+    shapes_folder = shapes.find_shapes(folders)
+    for name, root in (("cifar10", cifar_root), ("shapes", shapes_folder.parent if shapes_folder else None)):
+        title, description = GENERATED_TITLES[name]
+        infos.append(DatasetInfo(name, title, description, root is not None, root))
     return infos
 
 
-def _to_dataset(name: str, split: str, images: np.ndarray, labels: np.ndarray, class_names: list[str]) -> ImageDataset:
+def _cifar_root(data_dir: str | Path | None, download: bool, progress: Progress | None) -> Path:
+    """The first search folder holding cifar-10-batches-py/, else one it was downloaded into."""
+    folders = data_search_dirs(data_dir)
+    for folder in folders:
+        if cifar.has_cifar(folder):
+            return folder
+    tried = "\n".join(f"  - {folder / cifar.FOLDER}: not there or incomplete" for folder in folders)
+    how = (f"Run `vaestudio data fetch cifar10` on a machine with internet access, or copy torchvision's "
+           f"cifar-10-batches-py folder into {default_data_dir()}.")
+    if not download:
+        raise DatasetError(f"CIFAR-10 could not be found (downloading was switched off). Sources tried:\n{tried}\n{how}")
+    target = _writable_target(data_dir)
+    if target is None:
+        raise DatasetError(f"CIFAR-10 is not here and no data folder can be written. {how}")
+    _report(progress, f"Downloading CIFAR-10 with torchvision into {target}", None)
+    try:
+        cifar.download_cifar(target)
+    except Exception as error:  # noqa: BLE001 (network and archive errors of many kinds)
+        raise DatasetError(f"CIFAR-10 could not be found or downloaded. Sources tried:\n{tried}\n  - download into "
+                           f"{target}: {type(error).__name__}: {error}\n{how}") from None
+    if not cifar.has_cifar(target):
+        raise DatasetError(f"The CIFAR-10 download into {target} left no complete {cifar.FOLDER}/. {how}")
+    return target
+
+
+def _shapes_folder(data_dir: str | Path | None, progress: Progress | None) -> Path:
+    """The shapes dataset's folder: one already made in a search folder, else made now with the defaults."""
+    found = shapes.find_shapes(data_search_dirs(data_dir))
+    if found is not None:
+        return found
+    target = _writable_target(data_dir)
+    if target is None:
+        raise DatasetError(f"The shapes dataset is not made yet and no data folder can be written; make it with "
+                           f"`vaestudio data make shapes --data-dir FOLDER` in a folder you can write to.")
+    return shapes.make_shapes(target, progress=progress).folder
+
+
+def _to_dataset(name: str, split: str, images: np.ndarray, labels: np.ndarray, class_names: list[str],
+                factors: Factors | None = None) -> ImageDataset:
     return ImageDataset(
         name=name,
         split=split,
         images=torch.from_numpy(np.ascontiguousarray(images)),
         labels=torch.from_numpy(labels.astype(np.int64)),
         class_names=class_names,
+        factors=factors,
     )
+
+
+def _load_cifar(data_dir: str | Path | None, download: bool, progress: Progress | None,
+                splits: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray, list[str], Factors | None]]:
+    root = _cifar_root(data_dir, download, progress)
+    return {split: (*cifar.read_cifar_split(root, split, progress), list(cifar.CLASS_NAMES), None)
+            for split in splits}
+
+
+def _load_shapes(data_dir: str | Path | None, progress: Progress | None, splits: Sequence[str]
+                 ) -> dict[str, tuple[np.ndarray, np.ndarray, list[str], Factors | None]]:
+    folder = _shapes_folder(data_dir, progress)
+    _report(progress, f"Reading the shapes in {folder}", None)
+    loaded = {}
+    for split in splits:
+        images, labels, factors = shapes.read_shapes_split(folder, split)
+        loaded[split] = (images, labels, list(factors.levels.get("shape", shapes.SHAPE_NAMES)), factors)
+    return loaded
 
 
 def _read_splits(files: dict[tuple[str, str], Path], splits: Sequence[str], progress: Progress | None
@@ -333,8 +440,9 @@ def _load_idx_folder(spec: DatasetSpec, progress: Progress | None, splits: Seque
     return loaded
 
 
-def _load_image_folder(spec: DatasetSpec, progress: Progress | None, splits: Sequence[str]) -> dict[str, ImageDataset]:
-    arrays, classes = read_image_folder(spec.name, spec.path, splits, progress)
+def _load_image_folder(spec: DatasetSpec, progress: Progress | None, splits: Sequence[str],
+                       image_size: int | None = None, channels: int | None = None) -> dict[str, ImageDataset]:
+    arrays, classes = read_image_folder(spec.name, spec.path, splits, progress, image_size, channels)
     listed = read_classes_file(spec.path)
     if listed is not None:
         if len(listed) != len(classes):
@@ -346,17 +454,31 @@ def _load_image_folder(spec: DatasetSpec, progress: Progress | None, splits: Seq
 
 
 def _load(spec: str, data_dir: str | Path | None, download: bool, progress: Progress | None,
-          splits: Sequence[str]) -> dict[str, ImageDataset]:
+          splits: Sequence[str], image_size: int | None, channels: int | None) -> dict[str, ImageDataset]:
+    check_request(image_size, channels)
     parsed = parse_dataset_spec(spec)
+    if parsed.kind == "images":
+        return _load_image_folder(parsed, progress, splits, image_size, channels)
     if parsed.kind == "named":
-        return _load_named(parsed.name, data_dir, download, progress, splits)
-    if parsed.kind == "idx":
-        return _load_idx_folder(parsed, progress, splits)
-    return _load_image_folder(parsed, progress, splits)
+        loaded = _load_named(parsed.name, data_dir, download, progress, splits)
+    elif parsed.kind == "idx":
+        loaded = _load_idx_folder(parsed, progress, splits)
+    else:
+        arrays = (_load_cifar(data_dir, download, progress, splits) if parsed.kind == "cifar10"
+                  else _load_shapes(data_dir, progress, splits))
+        loaded = {split: _to_dataset(parsed.name, split, *arrays[split]) for split in splits}
+    for dataset in loaded.values():
+        wanted = (image_size or dataset.image_size, channels or dataset.channels)
+        if wanted != (dataset.image_size, dataset.channels):
+            _report(progress, f"Converting the {dataset.split} images to {wanted[0]}x{wanted[0]}, "
+                              f"{'grayscale' if wanted[1] == 1 else 'colour'}", None)
+            dataset.images = torch.from_numpy(conform_images(dataset.images.numpy(), image_size, channels))
+    return loaded
 
 
 def load_dataset(spec: str = "mnist", data_dir: str | Path | None = None, download: bool = True,
-                 progress: Progress | None = None) -> DatasetSplits:
+                 progress: Progress | None = None, image_size: int | None = None,
+                 channels: int | None = None) -> DatasetSplits:
     """Load the train and test splits named by `spec` into memory.
 
     Named datasets are looked for in `data_search_dirs(data_dir)`; if absent and `download`
@@ -364,14 +486,16 @@ def load_dataset(spec: str = "mnist", data_dir: str | Path | None = None, downlo
     For `idx:<folder>`, labels are renumbered 0..K-1 in order of value when the values
     present have gaps. Class names of folders come from a `classes.txt` in the folder, or
     from the published dataset the IDX files are recognised as (see `class_names`), else
-    they are the label values (IDX) or the class folders' names (images).
+    they are the label values (IDX) or the class folders' names (images). `image_size` and
+    `channels` (None: what the data has) convert the images once, as they are read.
     """
-    loaded = _load(spec, data_dir, download, progress, SPLITS)
+    loaded = _load(spec, data_dir, download, progress, SPLITS, image_size, channels)
     return DatasetSplits(loaded["train"], loaded["test"])
 
 
 def load_split(spec: str, split: str, data_dir: str | Path | None = None, download: bool = True,
-               progress: Progress | None = None) -> ImageDataset:
+               progress: Progress | None = None, image_size: int | None = None,
+               channels: int | None = None) -> ImageDataset:
     """Load one split ("train" or "test") of the dataset named by `spec`, as `load_dataset` would.
 
     Only that split's images are read (evaluating a model needs the 10,000 test images, not
@@ -379,4 +503,4 @@ def load_split(spec: str, split: str, data_dir: str | Path | None = None, downlo
     """
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}: use {' or '.join(SPLITS)}.")
-    return _load(spec, data_dir, download, progress, (split,))[split]
+    return _load(spec, data_dir, download, progress, (split,), image_size, channels)[split]

@@ -1,7 +1,10 @@
 """Datasets read from folders of images: one sub-folder of PNG/JPEG files per class.
 
 With `train/` and `test/` sub-folders (each holding the class folders) those are the splits;
-otherwise every tenth file of each class is held out as the test split.
+otherwise every tenth file of each class is held out as the test split. Each picture is
+centre-cropped to a square, resized to the dataset's size and converted to its channels as it
+is read (`image_shape.fit_picture`); unless asked for, the size is the largest supported one
+that the smallest picture fills, and the channels are 3 when any picture is in colour.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vaestudio.core.data.idx import IMAGE_SIDE
+from vaestudio.core.data.image_shape import check_request, fit_picture, nearest_size
 from vaestudio.core.errors import DataFileError, DatasetError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -32,36 +35,59 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if is_image(p)), key=lambda p: p.name)
 
 
-def _read_image(path: Path) -> np.ndarray:
-    """One image as 28x28 uint8 grayscale (PIL converts colour, LANCZOS shrinks)."""
+_GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+
+
+def _unreadable(path: Path, error: Exception) -> DataFileError:
+    return DataFileError(
+        f"{path}: cannot be read as an image ({type(error).__name__}: {error}). Replace or remove the file.")
+
+
+def _read_image(path: Path, size: int, channels: int) -> np.ndarray:
+    """One image as uint8 (size, size) or (size, size, 3), centre-cropped and resized (LANCZOS)."""
     from PIL import Image
 
     try:
         with Image.open(path) as image:
-            gray = image.convert("L")
-            if gray.size != (IMAGE_SIDE, IMAGE_SIDE):
-                gray = gray.resize((IMAGE_SIDE, IMAGE_SIDE), Image.Resampling.LANCZOS)
-            return np.asarray(gray, dtype=np.uint8)
+            return fit_picture(image, size, channels)
     except Exception as error:
-        raise DataFileError(
-            f"{path}: cannot be read as an image ({type(error).__name__}: {error}). Replace or remove the file."
-        ) from None
+        raise _unreadable(path, error) from None
 
 
-def _stack(files: list[tuple[Path, int]]) -> LabelledImages:
-    images = np.empty((len(files), IMAGE_SIDE, IMAGE_SIDE), dtype=np.uint8)
+def shape_of_pictures(paths: Sequence[Path]) -> tuple[int, int]:
+    """The default (image_size, channels) of these pictures, from their headers only."""
+    from PIL import Image
+
+    smallest, colour = None, False
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                side = min(image.size)
+                colour = colour or image.mode not in _GRAY_MODES
+        except Exception as error:
+            raise _unreadable(path, error) from None
+        smallest = side if smallest is None else min(smallest, side)
+    return nearest_size(smallest or 0), 3 if colour else 1
+
+
+def _stack(files: list[tuple[Path, int]], size: int, channels: int) -> LabelledImages:
+    shape = (len(files), size, size) + ((channels,) if channels > 1 else ())
+    images = np.empty(shape, dtype=np.uint8)
     for index, (path, _) in enumerate(files):
-        images[index] = _read_image(path)
+        images[index] = _read_image(path, size, channels)
     return images, np.array([label for _, label in files], dtype=np.int64)
 
 
-def read_image_folder(name: str, folder: Path, splits: Sequence[str], progress: Progress | None = None
+def read_image_folder(name: str, folder: Path, splits: Sequence[str], progress: Progress | None = None,
+                      image_size: int | None = None, channels: int | None = None
                       ) -> tuple[dict[str, LabelledImages], list[str]]:
     """The images of the requested `splits` ("train", "test") and the class folders' names.
 
     Every split's files are listed (which file goes where depends on all of them), but only
-    the requested splits' images are decoded.
+    the requested splits' images are decoded. `image_size` and `channels` left None come from
+    the pictures of both splits (so one split loaded alone has the same shape).
     """
+    check_request(image_size, channels)
     if not folder.is_dir():
         raise DatasetError(f"{name}: the folder {folder} does not exist. Check the path after 'images:'.")
     layout = f"put the images in one sub-folder per class, e.g. {folder}/cat/1.png and {folder}/dog/1.png"
@@ -92,7 +118,11 @@ def read_image_folder(name: str, folder: Path, splits: Sequence[str], progress: 
     count = sum(len(per_split[split]) for split in splits)
     if progress is not None:
         progress(f"Reading {count} images from {folder}", None)
-    arrays = {split: _stack(per_split[split]) for split in splits}
+    if image_size is None or channels is None:
+        found_size, found_channels = shape_of_pictures([path for files in per_split.values() for path, _ in files])
+        image_size = image_size or found_size
+        channels = channels or found_channels
+    arrays = {split: _stack(per_split[split], image_size, channels) for split in splits}
     if progress is not None:
         progress(f"{name} loaded", 1.0)
     return arrays, classes

@@ -17,8 +17,6 @@ import contextlib
 import gzip
 import hashlib
 import importlib.util
-import io
-import pickle
 import subprocess
 import sys
 import tempfile
@@ -30,6 +28,7 @@ import numpy as np
 
 from vaestudio.core.data.idx import write_idx_images, write_idx_labels
 from vaestudio.core.data.paths import atomic_output
+from vaestudio.core.data.safe_pickle import ArrayOnlyUnpickler
 from vaestudio.core.errors import DataFileError, DatasetError
 
 Progress = Callable[[str, "float | None"], None]
@@ -46,41 +45,6 @@ IDX_FILE_NAMES = {
     ("test", "images"): "t10k-images-idx3-ubyte",
     ("test", "labels"): "t10k-labels-idx1-ubyte",
 }
-
-
-def _allowed_globals() -> dict[tuple[str, str], object]:
-    """The only callables the MNIST pickle may name: what numpy needs to rebuild an array."""
-    try:
-        from numpy._core import multiarray
-    except ImportError:
-        from numpy.core import multiarray
-    allowed: dict[tuple[str, str], object] = {
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): np.dtype,
-    }
-    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        allowed[(module, "_reconstruct")] = multiarray._reconstruct
-        allowed[(module, "scalar")] = multiarray.scalar
-    return allowed
-
-
-class ArrayOnlyUnpickler(pickle.Unpickler):
-    """An unpickler that refuses every global except numpy's array reconstruction."""
-
-    def __init__(self, file: io.BufferedIOBase, source: Path) -> None:
-        super().__init__(file, encoding="latin1")
-        self._source = source
-        self._allowed = _allowed_globals()
-
-    def find_class(self, module: str, name: str) -> object:
-        try:
-            return self._allowed[(module, name)]
-        except KeyError:
-            raise DataFileError(
-                f"{self._source}: refers to {module}.{name}, which an MNIST array file never "
-                "needs; it was not loaded because it could run code. Delete the file and "
-                "fetch MNIST again."
-            ) from None
 
 
 def _report(progress: Progress | None, message: str, fraction: float | None) -> None:
@@ -158,7 +122,8 @@ def load_mnist_pickle(pkl_gz_path: str | Path) -> tuple[tuple[np.ndarray, np.nda
     path = Path(pkl_gz_path)
     try:
         with gzip.open(path, "rb") as stream:
-            content = ArrayOnlyUnpickler(stream, path).load()
+            content = ArrayOnlyUnpickler(stream, path, what="an MNIST array file",
+                                         advice="Delete the file and fetch MNIST again.").load()
     except DataFileError:
         raise
     except Exception as error:

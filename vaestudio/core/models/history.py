@@ -5,6 +5,7 @@ Plain data, saved with the model (see model_files.py) and shown by the window.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 
@@ -20,9 +21,15 @@ class EvaluationResult:
     iwae: float | None = None
     iwae_samples: int = 0
     images: int = 0
+    dimensions: int = 0  # values per image (H * W * C); 0 in files written before it was recorded
+
+    @property
+    def bits_per_dim(self) -> float | None:
+        """The loss in bits per value: nats / (ln 2 * H * W * C), the usual figure for colour images."""
+        return self.loss / (math.log(2) * self.dimensions) if self.dimensions > 0 else None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "bits_per_dim": self.bits_per_dim}
 
     @classmethod
     def from_dict(cls, values: dict) -> "EvaluationResult":

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
+from vaestudio.core.data.image_shape import check_request
 from vaestudio.core.errors import ConfigError
 from vaestudio.core.models.networks import ModelConfig
 
@@ -32,9 +33,12 @@ class TrainingConfig:
     seed: int = 1
     device: str = "auto"
     fused_step: bool = True  # the founding MLP's hand-written step where it applies (steps.py); off: autograd
+    image_size: int | None = None  # the size asked of the data (28, 32, 64); None: what the data has
+    channels: int | None = None    # 1 or 3 asked of the data; None: what the data has
 
     def validate(self) -> "TrainingConfig":
         self.model.validate()
+        check_request(self.image_size, self.channels)
         if not EPOCH_RANGE[0] <= self.epochs <= EPOCH_RANGE[1]:
             raise ConfigError(f"Epochs must be {EPOCH_RANGE[0]} or more and at most {EPOCH_RANGE[1]} "
                               f"(got {self.epochs}).")
@@ -56,6 +60,10 @@ class TrainingConfig:
         if not isinstance(self.fused_step, bool):
             raise ConfigError(f"The fused-step setting must be true or false (got {self.fused_step!r}).")
         return self
+
+    def for_data(self, image_size: int, channels: int) -> "TrainingConfig":
+        """This configuration with its network built for the data's image size and channels."""
+        return replace(self, model=self.model.for_images(image_size, channels)).validate()
 
     def to_dict(self) -> dict:
         values = asdict(self)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from vaestudio.core.models.history import EvaluationResult
-from vaestudio.core.models.networks import PIXELS, VAE
+from vaestudio.core.models.networks import VAE
 from vaestudio.core.training.objectives import (
     iwae_bound,
     kl_per_dimension,
@@ -16,8 +16,8 @@ ACTIVE_UNIT_THRESHOLD = 0.01
 
 
 def to_pixels(images: torch.Tensor, mode: str = "continuous", generator: torch.Generator | None = None) -> torch.Tensor:
-    """uint8 images (N, 28, 28) to float pixels (N, 784) in [0, 1], or binarised draws of them."""
-    x = images.reshape(-1, PIXELS).float().div_(255.0)
+    """uint8 images (N, H, W) or (N, H, W, C) to float pixels (N, H * W * C) in [0, 1], or binarised draws."""
+    x = images.reshape(len(images), -1).float().div_(255.0)
     if mode == "binarized":
         return torch.bernoulli(x, generator=generator)
     return x
@@ -66,4 +66,5 @@ def evaluate(model: VAE, images: torch.Tensor, *, pixels: str = "continuous", ba
         iwae=total_iwae / count if iwae_samples > 0 else None,
         iwae_samples=iwae_samples,
         images=count,
+        dimensions=model.config.pixels,
     )

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import torch
 
-from vaestudio.core.models.networks import MLPVAE, PIXELS, standard_normal_like
+from vaestudio.core.models.networks import MLPVAE, standard_normal_like
 
 
 def _relu_backward(grad: torch.Tensor, activation: torch.Tensor) -> torch.Tensor:
@@ -59,7 +59,8 @@ class MLPTrainingStep:
         for parameter in model.parameters():
             if parameter.grad is None:  # after model.zero_grad(); FlatAdam.step copies such a new tensor back
                 parameter.grad = torch.zeros_like(parameter)
-        x = x.reshape(-1, PIXELS)
+        pixels = model.config.pixels
+        x = x.reshape(-1, pixels)
         rows, hidden, latent = len(x), encoder.out_features, mu_layer.out_features
 
         h1 = torch.addmm(encoder.bias, x, encoder.weight.t(), out=self._buffer("h1", rows, hidden, x)).relu_()
@@ -70,7 +71,7 @@ class MLPTrainingStep:
         eps = standard_normal_like(std, generator)
         z = torch.addcmul(mu, std, eps)
         h3 = torch.addmm(decoder.bias, z, decoder.weight.t(), out=self._buffer("h3", rows, hidden, x)).relu_()
-        logits = torch.addmm(output.bias, h3, output.weight.t(), out=self._buffer("logits", rows, PIXELS, x))
+        logits = torch.addmm(output.bias, h3, output.weight.t(), out=self._buffer("logits", rows, pixels, x))
 
         # BCE(l, x) = softplus(l) - l x, and softplus(l) = max(l, 0) + log(1 + exp(-|l|)) = max(l, 0) - log(c)
         # with c = max(s, 1 - s), s = sigmoid(l): the sigmoid the gradient needs anyway replaces an exp

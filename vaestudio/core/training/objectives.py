@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from vaestudio.core.models.networks import PIXELS, VAE, standard_normal_like
+from vaestudio.core.models.networks import VAE, standard_normal_like
 
 
 @dataclass
@@ -31,7 +31,7 @@ def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 def reconstruction_per_image(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Bernoulli negative log-likelihood of each image, shape (N,)."""
-    bce = F.binary_cross_entropy_with_logits(logits, x.reshape(-1, PIXELS), reduction="none")
+    bce = F.binary_cross_entropy_with_logits(logits, x.reshape(logits.shape), reduction="none")
     return bce.sum(dim=1)
 
 
@@ -59,7 +59,7 @@ class _BernoulliNLLSum(torch.autograd.Function):
 def negative_elbo(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
                   beta: float = 1.0) -> LossTerms:
     """Summed over the batch: reconstruction + beta * KL."""
-    reconstruction = _BernoulliNLLSum.apply(logits, x.reshape(-1, PIXELS))
+    reconstruction = _BernoulliNLLSum.apply(logits, x.reshape(logits.shape))
     kl = 0.5 * torch.sum(mu.pow(2) + logvar.exp() - 1.0 - logvar)
     return LossTerms(reconstruction + beta * kl, reconstruction, kl)
 
@@ -72,7 +72,7 @@ def iwae_bound(model: VAE, x: torch.Tensor, samples: int, generator: torch.Gener
     """
     mu, logvar = model.encode(x)
     std = torch.exp(0.5 * logvar)
-    flat = x.reshape(-1, PIXELS)
+    flat = x.reshape(len(x), -1)
     log_weights = []
     for _ in range(samples):
         eps = standard_normal_like(std, generator)

@@ -194,12 +194,16 @@ class TrainingRun:
         resolve_device(self.config.device)  # a missing GPU fails before any data is read
         self._set_state(RunState.LOADING)
         data = self._data
+        resume = self._resume
+        if resume is not None:  # the data is conformed to the saved network
+            size, channels = resume.config.image_size, resume.config.channels
+        else:
+            size, channels = self.config.image_size, self.config.channels
         if data is None:
             data = load_dataset(self.config.dataset, data_dir=self._data_dir, download=self._download,
-                                progress=self._on_data_progress)
+                                progress=self._on_data_progress, image_size=size, channels=channels)
         if self.control.stop_requested:
             raise _StoppedWhileLoading
-        resume = self._resume
         self.trainer = trainer = Trainer(self.config, data, model=resume.model if resume else None,
                           optimizer_state=resume.optimizer_state if resume else None, history=self.history,
                           start_epoch=self.start_epoch, control=self.control,
@@ -207,6 +211,7 @@ class TrainingRun:
         self.info = RunInfo(data.train.name, list(trainer.class_names), len(data.train), len(data.test),
                             trainer.batches_per_epoch, device_label(trainer.device), trainer.step.name,
                             self.start_epoch, str(self.out or ""))
+        self.config = trainer.config  # the network's kind, image size and channels now known
         self._data = None  # the trainer holds the images it needs; the rest can go
         self._notify("on_started", self.info)
 

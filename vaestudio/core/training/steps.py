@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from vaestudio.core.models.networks import MLPVAE, VAE
+from vaestudio.core.models.networks import IMAGE_SIZE, MLPVAE, VAE
 from vaestudio.core.training.flat_adam import FlatAdam
 from vaestudio.core.training.mlp_step import MLPTrainingStep
 from vaestudio.core.training.objectives import LossTerms, negative_elbo
@@ -62,7 +62,9 @@ class FusedMLPStep:
 
     @staticmethod
     def applies_to(model: VAE) -> bool:
-        return isinstance(model, MLPVAE) and all(p.dtype == torch.float32 for p in model.parameters())
+        """The founding MLP only: 28x28 grayscale, float32 (other shapes train with autograd)."""
+        return (isinstance(model, MLPVAE) and (model.config.image_size, model.config.channels) == (IMAGE_SIZE, 1)
+                and all(p.dtype == torch.float32 for p in model.parameters()))
 
     def compute(self, x: torch.Tensor, beta: float, generator: torch.Generator) -> list[float]:
         self.optimizer.check_parameters_bound()

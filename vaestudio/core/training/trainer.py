@@ -11,6 +11,7 @@ stopped. Nothing here reads or reseeds torch's global generator after the networ
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 import math
 import threading
 import time
@@ -58,6 +59,10 @@ class TrainingControl:
         self._running.wait()
 
 
+def _describe(image_size: int, channels: int) -> str:
+    return f"{image_size}x{image_size} {'grayscale' if channels == 1 else 'colour'}"
+
+
 class TrainingDivergedError(TrainingError):
     """The loss became NaN or infinite; the model goes back to its last epoch end."""
 
@@ -100,7 +105,17 @@ class Trainer:
                  optimizer_state: dict | None = None, history: TrainingHistory | None = None,
                  start_epoch: int = 0, control: TrainingControl | None = None,
                  rng_state: torch.Tensor | None = None) -> None:
-        self.config = config.validate()
+        config = config.validate()
+        size, channels = data.image_size, data.channels
+        if model is None:
+            config = config.for_data(size, channels)
+        elif (model.config.image_size, model.config.channels) != (size, channels):
+            raise ConfigError(f"The model takes {_describe(model.config.image_size, model.config.channels)} images "
+                              f"but the dataset holds {_describe(size, channels)} ones; train on the dataset it "
+                              "was trained on, or ask for its size and channels.")
+        else:
+            config = replace(config, model=model.config)
+        self.config = config
         self.device = resolve_device(config.device)
         self.control = control or TrainingControl()
         after_init = None
