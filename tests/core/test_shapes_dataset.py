@@ -1,0 +1,163 @@
+"""The built-in shapes dataset, CIFAR-10's pickled batches, and the conv VAE trained on shapes."""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vaestudio.cli.main import main
+from vaestudio.core.data import cifar, shapes
+from vaestudio.core.data.datasets import list_datasets, load_dataset, load_split
+from vaestudio.core.data.factors import Factors, dimension_factors, factor_correlations
+from vaestudio.core.errors import ConfigError, DataFileError, DatasetError
+from vaestudio.core.models.history import EpochResult
+from vaestudio.core.models.networks import ConvVAE, ModelConfig
+from vaestudio.core.models.training_config import TrainingConfig
+from vaestudio.core.training.evaluation import evaluate
+from vaestudio.core.training.trainer import Trainer
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(folder.iterdir())}
+
+
+def test_same_seed_same_bytes(tmp_path: Path) -> None:
+    first = shapes.make_shapes(tmp_path / "a", size=32, seed=3, count=40).folder
+    second = shapes.make_shapes(tmp_path / "b", size=32, seed=3, count=40).folder
+    other = shapes.make_shapes(tmp_path / "c", size=32, seed=4, count=40).folder
+    assert _digests(first) == _digests(second)
+    assert _digests(first)["train-images.npy"] != _digests(other)["train-images.npy"]
+    assert sorted(_digests(first)) == ["shapes.json", "test-factors.npy", "test-images.npy", "train-factors.npy",
+                                       "train-images.npy"]
+
+
+def test_shapes_load_with_their_factors(tmp_path: Path) -> None:
+    shapes.make_shapes(tmp_path, size=64, seed=1, count=50)
+    splits = load_dataset("shapes", data_dir=tmp_path, download=False)
+    train, test = splits.train, splits.test
+    assert (len(train), len(test)) == (45, 5)
+    assert train.images.shape == (45, 64, 64, 3) and train.images.dtype == torch.uint8
+    assert train.class_names == ["square", "ellipse", "heart"]
+    assert train.factors.names == ["shape", "colour", "scale", "rotation", "x", "y"]
+    assert train.factors.levels["colour"] == list(shapes.COLOUR_NAMES)
+    assert np.array_equal(train.labels.numpy(), train.factors.column("shape").astype(np.int64))
+    # the drawn colour is the factor's: the brightest pixel of each image has its palette colour
+    for index in range(5):
+        image = train.images[index].numpy().reshape(-1, 3).astype(int)
+        brightest = image[np.argmax(image.sum(axis=1))]
+        expected = shapes.COLOURS[shapes.COLOUR_NAMES[int(train.factors.column("colour")[index])]]
+        assert np.abs(brightest - np.array(expected)).max() <= 1
+    assert train.subset(3).factors.values.shape == (3, 6)
+    small = load_split("shapes", "test", data_dir=tmp_path, download=False, image_size=32, channels=1)
+    assert small.images.shape == (5, 32, 32) and small.factors is not None
+    assert any(info.name == "shapes" and info.available for info in list_datasets(tmp_path))
+
+
+def test_shape_position_follows_the_x_and_y_factors() -> None:
+    factors = np.array([[0, 0, 1.0, 0.0, 0.0, 0.0], [0, 0, 1.0, 0.0, 1.0, 1.0]], np.float32)
+    images = shapes.render_shapes(factors, 64).astype(int).sum(axis=3)
+    rows, columns = np.nonzero(images[0] > 200)
+    assert rows.mean() < 32 and columns.mean() < 32  # x = y = 0: top left
+    rows, columns = np.nonzero(images[1] > 200)
+    assert rows.mean() > 32 and columns.mean() > 32
+
+
+def test_cli_makes_shapes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["data", "make", "shapes", "--size", "32", "--count", "20", "--seed", "2",
+                 "--data-dir", str(tmp_path)]) == 0
+    assert "Made 20 shapes at 32x32 (seed 2)" in capsys.readouterr().out
+    assert np.load(tmp_path / "shapes" / "train-images.npy").shape == (18, 32, 32, 3)
+    assert main(["data", "make", "shapes", "--count", "3", "--data-dir", str(tmp_path)]) == 2
+    assert "Make between 10 and 1,000,000 shapes (got 3)" in capsys.readouterr().err
+
+
+def test_damaged_shapes_files_are_named(tmp_path: Path) -> None:
+    folder = shapes.make_shapes(tmp_path, size=28, count=10).folder
+    np.save(folder / "train-images.npy", np.zeros((9, 28, 28), np.float32))
+    with pytest.raises(DataFileError, match=r"train-images.npy: holds float32 of 3 dimensions.*make shapes"):
+        load_dataset("shapes", data_dir=tmp_path)
+    with pytest.raises(ConfigError, match="Shapes can be made at 28, 32, 64 pixels, not 48"):
+        shapes.make_shapes(tmp_path, size=48)
+
+
+def test_factor_correlations_find_the_dimension_that_follows_a_factor() -> None:
+    rng = np.random.default_rng(0)
+    values = np.column_stack([rng.integers(0, 3, 500), rng.uniform(0, 1, 500)]).astype(np.float32)
+    factors = Factors(["shape", "x"], values, {"shape": ["a", "b", "c"]})
+    latents = np.column_stack([rng.normal(size=500), values[:, 1] * 3 + rng.normal(0, 0.1, 500),
+                               (values[:, 0] == 2) + rng.normal(0, 0.1, 500)])
+    correlations = factor_correlations(factors, latents)
+    assert correlations.shape == (3, 2) and correlations[1, 1] > 0.9 and correlations[2, 0] > 0.9
+    assert dimension_factors(factors, latents) == ["", "x", "shape"]
+
+
+def test_conv_vae_on_64x64_shapes_learns_in_one_short_epoch(tmp_path: Path) -> None:
+    shapes.make_shapes(tmp_path, size=64, seed=0, count=330)
+    splits = load_dataset("shapes", data_dir=tmp_path, download=False)
+    config = TrainingConfig(dataset="shapes", model=ModelConfig("auto", 8, 128), epochs=1, batch_size=16, lr=2e-3)
+    trainer = Trainer(config, splits)
+    assert isinstance(trainer.model, ConvVAE) and trainer.config.model.image_size == 64
+    before = evaluate(trainer.model, trainer.test_images).loss
+    records = list(trainer.run())
+    losses = [record.loss for record in records if not isinstance(record, EpochResult)]
+    result = records[-1]
+    assert isinstance(result, EpochResult) and len(losses) == 19
+    assert np.mean(losses[-4:]) < 0.8 * np.mean(losses[:2])
+    assert result.test.loss < 0.8 * before
+    assert result.test.dimensions == 64 * 64 * 3
+
+
+# CIFAR-10's pickled batches
+
+
+def _write_batch(path: Path, count: int, seed: int) -> tuple[np.ndarray, list[int]]:
+    rng = np.random.default_rng(seed)
+    data = rng.integers(0, 256, (count, 3072), dtype=np.uint8)
+    labels = [int(value) for value in rng.integers(0, 10, count)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        pickle.dump({b"batch_label": b"fake", b"labels": labels, b"data": data,
+                     b"filenames": [b"x.png"] * count}, handle, protocol=3)  # bytes as Python 2's str reads
+    return data, labels
+
+
+def test_cifar_batches_read_without_plain_pickle(tmp_path: Path) -> None:
+    folder = tmp_path / cifar.FOLDER
+    written = [_write_batch(folder / name, 4, index) for index, name in enumerate(cifar.TRAIN_BATCHES)]
+    test_data, test_labels = _write_batch(folder / "test_batch", 3, 9)
+    splits = load_dataset("cifar10", data_dir=tmp_path, download=False)
+    assert splits.train.images.shape == (20, 32, 32, 3) and splits.test.images.shape == (3, 32, 32, 3)
+    assert splits.train.class_names[0] == "airplane"
+    assert splits.test.labels.tolist() == test_labels
+    # channel-major rows become pictures: pixel (r, c) of channel k is data[1024 k + 32 r + c]
+    assert int(splits.test.images[1, 2, 5, 1]) == int(test_data[1, 1024 + 32 * 2 + 5])
+    assert int(splits.train.images[4, 0, 0, 0]) == int(written[1][0][0, 0])
+    gray = load_split("cifar10", "test", data_dir=tmp_path, download=False, channels=1, image_size=28)
+    assert gray.images.shape == (3, 28, 28)
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def test_cifar_pickle_with_a_malicious_reduce_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    folder = tmp_path / cifar.FOLDER
+    for name in cifar.TRAIN_BATCHES + cifar.TEST_BATCHES:
+        _write_batch(folder / name, 2, 0)
+    with (folder / "data_batch_3").open("wb") as handle:
+        pickle.dump({b"data": np.zeros((1, 3072), np.uint8), b"labels": [_Evil()]}, handle, protocol=3)
+    with pytest.raises(DataFileError, match=r"data_batch_3: refers to builtins.print, which a CIFAR-10 batch never "
+                       r"needs; it was not loaded because it could run code"):
+        load_dataset("cifar10", data_dir=tmp_path, download=False)
+    assert "this must never run" not in capsys.readouterr().out
+
+
+def test_cifar_missing_without_download_says_where_it_looked(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match=r"CIFAR-10 could not be found \(downloading was switched off\)"):
+        load_dataset("cifar10", data_dir=tmp_path, download=False)
