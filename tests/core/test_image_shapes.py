@@ -159,3 +159,27 @@ def test_conform_images_resizes_and_converts_uint8() -> None:
     assert (convert_channels(rgb, 1) == round(0.299 * 200)).all()
     small = resize_images(np.arange(4 * 64 * 64, dtype=np.int64).reshape(4, 64, 64).astype(np.uint8) * 0 + 7, 32)
     assert small.shape == (4, 32, 32) and (small == 7).all()
+
+
+def test_colour_sheets_show_the_decoded_colours_and_labelled_rows() -> None:
+    from vaestudio.core.latent.sheets import SheetSpec, animation_frames, make_sheet, sheet_images, to_uint8
+    from vaestudio.core.latent.space import decode_latents, sample_prior
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig("conv", 3, 16, image_size=32, channels=3)).eval()
+    sheet = make_sheet(model, SheetSpec("samples", rows=1, cols=2, padding=1, scale=2, seed=4))
+    decoded = to_uint8(decode_latents(model, sample_prior(2, 3, 4)))
+    assert decoded.shape == (2, 32, 32, 3)
+    assert sheet.picture.shape == (1 + 64 + 1, 1 + 2 * 65, 3)
+    assert np.array_equal(sheet.picture[1:65:2, 1:65:2], decoded[0])
+    assert np.array_equal(sheet.picture[1:65:2, 66:130:2], decoded[1])
+    spec = SheetSpec("traversal", rows=2, cols=3, traversal_dims=(0, 2), row_labels=("z1 x", "z3 colour"))
+    labelled = make_sheet(model, spec)
+    unlabelled = make_sheet(model, SheetSpec("traversal", rows=2, cols=3, traversal_dims=(0, 2)))
+    margin = labelled.picture.shape[1] - unlabelled.picture.shape[1]
+    assert margin > 20 and np.array_equal(labelled.picture[:, margin:], unlabelled.picture)
+    assert (labelled.picture[:, :margin] > 200).any()  # the labels' ink on the black background
+    frames = animation_frames(sheet_images(model, spec), spec)
+    assert len(frames) == 3 and frames[0].shape[2] == 3
+    with pytest.raises(ConfigError, match="2 rows but 1 row labels"):
+        SheetSpec("traversal", rows=2, cols=3, row_labels=("z1",)).validate(3, 32)

@@ -161,3 +161,42 @@ def test_cifar_pickle_with_a_malicious_reduce_is_refused(tmp_path: Path, capsys:
 def test_cifar_missing_without_download_says_where_it_looked(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"CIFAR-10 could not be found \(downloading was switched off\)"):
         load_dataset("cifar10", data_dir=tmp_path, download=False)
+
+
+def test_shapes_model_sheets_csv_and_eval_from_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Train a small conv model on 32x32 shapes; its traversal rows name factors, its CSV lists them, eval
+    reports bits/dim, and every sheet kind renders colour."""
+    import json
+
+    from PIL import Image
+
+    data = tmp_path / "data"
+    shapes.make_shapes(data, size=32, count=120, seed=5)
+    model = tmp_path / "shapes.safetensors"
+    assert main(["train", "--dataset", "shapes", "--epochs", "1", "--latent-dim", "4", "--hidden", "32",
+                 "--batch-size", "27", "--data-dir", str(data), "--out", str(model), "--quiet"]) == 0
+    out = capsys.readouterr()
+    assert "conv VAE" in out.err and "32x32 colour" in out.err and "bits/dim" in out.out
+    assert main(["eval", str(model), "--json", "--data-dir", str(data)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["model_config"]["image_size"] == 32 and summary["model_config"]["channels"] == 3
+    assert summary["bits_per_dim"] == pytest.approx(summary["loss"] / (np.log(2) * 32 * 32 * 3))
+    for kind in ("samples", "manifold", "interpolation", "reconstructions", "traversal"):
+        path = tmp_path / f"{kind}.png"
+        assert main(["sheet", str(model), "--kind", kind, "--out", str(path), "--data-dir", str(data),
+                     "--rows", "2", "--cols", "3"]) == 0
+        picture = np.asarray(Image.open(path).convert("RGB")).astype(int)
+        rows = 4 if kind == "reconstructions" else 2
+        assert picture.shape[0] == rows * 34 + 2, kind
+        if kind == "reconstructions":  # the originals are the coloured shapes
+            assert (np.abs(picture[..., 0] - picture[..., 2]) > 60).any()
+        if kind == "traversal":  # a margin on the left for the labels of the rows
+            assert picture.shape[1] > 3 * 34 + 2 + 10 and (picture[:, :12] > 150).any()
+        else:
+            assert picture.shape[1] == 3 * 34 + 2, kind
+    traversal = tmp_path / "traversal.gif"
+    assert main(["sheet", str(model), "--kind", "traversal", "--out", str(traversal), "--data-dir", str(data)]) == 0
+    assert main(["export", str(model), "--table", "encoded", "--out", str(tmp_path / "encoded.csv"), "--data-dir", str(data)]) == 0
+    header, first = (tmp_path / "encoded.csv").read_text().splitlines()[:2]
+    assert header.endswith("factor_shape,factor_colour,factor_scale,factor_rotation,factor_x,factor_y")
+    assert first.split(",")[-6] in shapes.SHAPE_NAMES and first.split(",")[-5] in shapes.COLOUR_NAMES

@@ -95,10 +95,14 @@ def _check_not_a_folder(path: str, example_name: str) -> None:
 def _test_images(saved, data_dir: str | None):
     from vaestudio.core.data.datasets import load_split
 
-    return load_split(saved.training.dataset, "test", data_dir=data_dir, progress=_show_progress)
+    return load_split(saved.training.dataset, "test", data_dir=data_dir, progress=_show_progress,
+                      image_size=saved.config.image_size, channels=saved.config.channels)
 
 
 def sheet(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from vaestudio.core.data.datasets import dataset_has_factors
     from vaestudio.core.latent.image_files import check_sheet_path
     from vaestudio.core.latent.sheets import (
         SheetSpec,
@@ -106,6 +110,7 @@ def sheet(args: argparse.Namespace) -> int:
         export_sheet,
         needs_test_images,
         traversal_dimensions,
+        traversal_factor_labels,
         with_defaults,
     )
     from vaestudio.core.latent.tables import dimension_name
@@ -125,9 +130,12 @@ def sheet(args: argparse.Namespace) -> int:
                      dims=dimension_indices(args.dims, latent_dim), extent=args.extent, method=args.method, between=args.between,
                      traversal_range=args.traversal_range, frame_ms=args.frame_ms, bounce=args.bounce)
     kl_per_dim = saved.history.epochs[-1].test.kl_per_dim if saved.history.epochs else None
-    spec = with_defaults(spec, latent_dim, kl_per_dim).validate(latent_dim)
-    test_images = _test_images(saved, args.data_dir).images if needs_test_images(spec) else None
-    made = export_sheet(saved.model, spec, args.out, test_images)
+    spec = with_defaults(spec, latent_dim, kl_per_dim).validate(latent_dim, saved.config.image_size)
+    labelled = spec.kind == "traversal" and suffix == ".png" and dataset_has_factors(saved.training.dataset)
+    test = _test_images(saved, args.data_dir) if needs_test_images(spec) or labelled else None
+    if labelled:
+        spec = replace(spec, row_labels=traversal_factor_labels(saved.model, spec, test.images, test.factors))
+    made = export_sheet(saved.model, spec, args.out, test.images if test is not None else None)
     if suffix == ".gif":
         frame_height, frame_width = made.frames[0].shape[:2]
         print(f"Wrote {args.out}: {len(made.frames)} frames of {frame_width} x {frame_height} pixels.")
@@ -165,6 +173,6 @@ def export_table(args: argparse.Namespace) -> int:
     test = _test_images(saved, args.data_dir)
     encoded = encode_images(saved.model, test.images, test.labels)
     projection = map_projection(encoded.mu, args.map, dimension_indices(args.dims, saved.config.latent_dim))
-    write_encoded_csv(args.out, encoded, projection.to_map(encoded.mu))
+    write_encoded_csv(args.out, encoded, projection.to_map(encoded.mu), test.factors)
     print(f"Wrote {args.out}: {len(test)} test images of {test.name}, map {projection.name}.")
     return 0

@@ -176,6 +176,14 @@ def parse_dataset_spec(spec: str) -> DatasetSpec:
     )
 
 
+def dataset_has_factors(spec: str) -> bool:
+    """Whether the dataset's images come with known generating factors (the shapes dataset)."""
+    try:
+        return parse_dataset_spec(spec).kind == "shapes"
+    except DatasetError:
+        return False
+
+
 def find_idx_files(folder: Path) -> dict[tuple[str, str], Path]:
     """The IDX files in `folder` by (split, kind), preferring uncompressed over .gz copies."""
     found: dict[tuple[str, str], Path] = {}

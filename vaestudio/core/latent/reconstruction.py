@@ -51,7 +51,7 @@ class ImageScores:
 @torch.no_grad()
 def score_images(model: VAE, images: torch.Tensor, batch_size: int = 1000,
                  cancelled: Callable[[], bool] | None = None) -> ImageScores:
-    """Encode uint8 images (N, 28, 28) and score their deterministic reconstructions.
+    """Encode uint8 images (N, H, W[, 3]) and score their deterministic reconstructions.
 
     The loss decodes the posterior mean (not a sample), so it is the loss of exactly the
     reconstruction `latent.reconstruct_images` shows, and the same model gives the same
@@ -138,3 +138,13 @@ def normalise_like_mnist(ink: np.ndarray, size: int = IMAGE_SIZE, box: int = MNI
 def drawing_to_image(ink: np.ndarray, like_mnist: bool, size: int = IMAGE_SIZE) -> np.ndarray:
     """A drawing as the uint8 (size, size) image the encoder sees."""
     return normalise_like_mnist(ink, size) if like_mnist else average_down(ink, size)
+
+
+def colour_drawing_to_image(picture: np.ndarray, size: int) -> np.ndarray:
+    """A colour drawing (H, W, 3) in [0, 1], H and W multiples of `size`, averaged down to uint8 (size, size, 3)."""
+    picture = np.asarray(picture, dtype=np.float32)
+    height, width, channels = picture.shape
+    if height % size or width % size:
+        raise ValueError(f"a {height}x{width} drawing does not divide into {size}x{size} blocks")
+    blocks = picture.reshape(size, height // size, size, width // size, channels).mean(axis=(1, 3))
+    return _to_uint8(blocks)

@@ -6,11 +6,14 @@ the uint8 RGB pictures that `write_png` and `write_gif` (in `image_files`) save.
 for one file; the command line and the window both call it, so the same settings give the
 same bytes.
 
-Pixel size of a sheet: each 28x28 image is enlarged `scale` times (nearest neighbour) and
-`padding` output pixels of the background separate the tiles and frame the sheet, so a
-sheet of R x C images is C * (28 * scale + padding) + padding pixels wide and
-R * (28 * scale + padding) + padding high. A reconstruction sheet has 2 * rows image rows
-(each row of originals is followed by its reconstructions).
+Pixel size of a sheet: each S x S image (S the model's image size: 28, 32 or 64) is enlarged
+`scale` times (nearest neighbour) and `padding` output pixels of the background separate the
+tiles and frame the sheet, so a sheet of R x C images is C * (S * scale + padding) + padding
+pixels wide and R * (S * scale + padding) + padding high, plus a margin on the left when rows
+are labelled (`row_labels`: a traversal's dimensions and the factors they follow). A
+reconstruction sheet has 2 * rows image rows (each row of originals is followed by its
+reconstructions). Grayscale models' images go through the colormap; colour models' images
+are shown in their own colours.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vaestudio.core.data.factors import Factors, dimension_factors
 from vaestudio.core.errors import ConfigError
 from vaestudio.core.latent.image_files import (
     ANIMATED_KINDS,
@@ -74,7 +78,7 @@ class SheetSpec:
     padding: int = 2
     scale: int = 1
     background: str = "black"           # a name (black, white, gray) or '#rrggbb'
-    colormap: str | None = None         # None: white digits on black, as the data; or one of COLORMAPS
+    colormap: str | None = None         # None: white digits on black, as the data; or one of COLORMAPS (grayscale)
     seed: int = 0                       # prior draws (samples, interpolation ends), test images (reconstructions)
     dims: tuple[int, int] = (0, 1)      # manifold: the plane of these two dimensions ...
     projection: Projection | None = None  # ... unless a plane is given (the explorer's current one)
@@ -87,8 +91,9 @@ class SheetSpec:
     origin: np.ndarray | None = None    # traversal: the other coordinates (default 0, the prior mean)
     frame_ms: int = 120                 # GIF: time each frame is shown
     bounce: bool = False                # GIF: play forwards then backwards (2 * cols - 2 frames)
+    row_labels: tuple[str, ...] | None = None  # written left of each image row (e.g. "z3 x" on a traversal)
 
-    def validate(self, latent_dim: int) -> SheetSpec:
+    def validate(self, latent_dim: int, image_size: int = IMAGE_SIZE) -> SheetSpec:
         if self.kind not in KINDS:
             raise ConfigError(f"Unknown sheet kind {self.kind!r}: choose one of {', '.join(KINDS)}.")
         for name, value, low, high in (("rows", self.rows, 1, 256), ("cols", self.cols, 1, 256),
@@ -119,7 +124,10 @@ class SheetSpec:
             if not 0 <= dim < latent_dim:
                 raise ConfigError(f"Traversal dimension {dimension_name(dim)} does not exist: the latent has "
                                   f"{latent_dim} (z1 to z{latent_dim}).")
-        width, height = sheet_size(self, latent_dim)
+        rows = grid_shape(self, latent_dim)[0]
+        if self.row_labels is not None and len(self.row_labels) != rows:
+            raise ConfigError(f"The sheet has {rows} rows but {len(self.row_labels)} row labels.")
+        width, height = sheet_size(self, latent_dim, image_size)
         if width * height > MAX_PIXELS:
             raise ConfigError(f"The sheet would be {width} x {height} pixels: use fewer rows or columns or a smaller "
                               f"scale (at most {MAX_PIXELS // 1_000_000} megapixels).")
@@ -143,11 +151,26 @@ def grid_shape(spec: SheetSpec, latent_dim: int) -> tuple[int, int]:
     return spec.rows, spec.cols
 
 
-def sheet_size(spec: SheetSpec, latent_dim: int) -> tuple[int, int]:
-    """(width, height) in pixels of the PNG the spec makes."""
+def _label_font():
+    """Pillow's default font (its own small sans-serif, or a bitmap font without FreeType)."""
+    from PIL import ImageFont
+
+    return ImageFont.load_default()
+
+
+def label_margin(labels: Sequence[str] | None) -> int:
+    """Width in pixels of the left margin that holds row labels (0 without labels)."""
+    if not labels:
+        return 0
+    font = _label_font()
+    return int(math.ceil(max(font.getlength(label) for label in labels))) + 8
+
+
+def sheet_size(spec: SheetSpec, latent_dim: int, image_size: int = IMAGE_SIZE) -> tuple[int, int]:
+    """(width, height) in pixels of the PNG the spec makes for a model of `image_size` pixels a side."""
     rows, cols = grid_shape(spec, latent_dim)
-    tile = IMAGE_SIZE * spec.scale + spec.padding
-    return cols * tile + spec.padding, rows * tile + spec.padding
+    tile = image_size * spec.scale + spec.padding
+    return cols * tile + spec.padding + label_margin(spec.row_labels), rows * tile + spec.padding
 
 
 def dimensions_by_kl(kl_per_dim: Sequence[float], count: int) -> tuple[int, ...]:
@@ -201,9 +224,10 @@ def needs_test_images(spec: SheetSpec) -> bool:
 
 
 def sheet_images(model: VAE, spec: SheetSpec, test_images: torch.Tensor | None = None) -> np.ndarray:
-    """Decoded images of the sheet, (rows, cols, 28, 28) float32 in [0, 1]."""
+    """Decoded images of the sheet, (rows, cols, H, W) or (rows, cols, H, W, 3) float32 in [0, 1]."""
     latent_dim = model.latent_dim
-    spec.validate(latent_dim)
+    spec.validate(latent_dim, model.config.image_size)
+    shape = model.config.image_shape
     rows, cols = grid_shape(spec, latent_dim)
     if needs_test_images(spec) and test_images is None:
         raise ConfigError(f"A {spec.kind} sheet of test images needs the test set of the model's dataset.")
@@ -212,11 +236,21 @@ def sheet_images(model: VAE, spec: SheetSpec, test_images: torch.Tensor | None =
         spec = replace(spec, endpoints=ends.reshape(rows, 2, latent_dim))
     if spec.kind == "reconstructions":
         originals = choose_test_images(test_images, spec.rows * spec.cols, spec.seed)
-        recons = reconstruct_images(model, originals).reshape(spec.rows, spec.cols, IMAGE_SIZE, IMAGE_SIZE)
+        recons = reconstruct_images(model, originals).reshape(spec.rows, spec.cols, *shape)
         originals = originals.cpu().numpy().astype(np.float32).reshape(recons.shape) / 255.0
-        return np.stack([originals, recons], axis=1).reshape(rows, cols, IMAGE_SIZE, IMAGE_SIZE)
+        return np.stack([originals, recons], axis=1).reshape(rows, cols, *shape)
     latents = sheet_latents(spec, latent_dim)
-    return decode_latents(model, latents.reshape(-1, latent_dim)).reshape(rows, cols, IMAGE_SIZE, IMAGE_SIZE)
+    return decode_latents(model, latents.reshape(-1, latent_dim)).reshape(rows, cols, *shape)
+
+
+def traversal_factor_labels(model: VAE, spec: SheetSpec, test_images: torch.Tensor, factors: Factors) -> tuple[str, ...]:
+    """Row labels of a traversal: each row's dimension and the known factor it follows most, e.g. "z3 scale"
+    (by |correlation| of the posterior means of the test images with the factor; none below 0.3)."""
+
+    latent_dim = model.latent_dim
+    followed = dimension_factors(factors, encode_images(model, test_images).mu)
+    return tuple(f"{dimension_name(dim)} {followed[dim]}".rstrip()
+                 for dim in traversal_dimensions(spec, latent_dim))
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
@@ -251,28 +285,51 @@ def parse_color(text: str) -> tuple[int, int, int]:
     raise ConfigError(f"Background {text!r} is not a colour: use black, white, gray or #rrggbb.")
 
 
-def layout(tiles: np.ndarray, padding: int, background: tuple[int, int, int]) -> np.ndarray:
-    """RGB tiles (rows, cols, h, w, 3) on a background, `padding` pixels around and between them."""
+def layout(tiles: np.ndarray, padding: int, background: tuple[int, int, int],
+           row_labels: Sequence[str] | None = None) -> np.ndarray:
+    """RGB tiles (rows, cols, h, w, 3) on a background, `padding` pixels around and between them, and each
+    row's label (if any) in a margin on the left."""
     rows, cols, height, width = tiles.shape[:4]
-    canvas = np.empty((rows * (height + padding) + padding, cols * (width + padding) + padding, 3), np.uint8)
+    margin = label_margin(row_labels)
+    canvas = np.empty((rows * (height + padding) + padding, margin + cols * (width + padding) + padding, 3), np.uint8)
     canvas[:] = np.asarray(background, np.uint8)
     for row in range(rows):
         top = padding + row * (height + padding)
         for col in range(cols):
-            left = padding + col * (width + padding)
+            left = margin + padding + col * (width + padding)
             canvas[top:top + height, left:left + width] = tiles[row, col]
+    if margin:
+        _write_labels(canvas, row_labels, padding, height, background)
     return canvas
 
 
+def _write_labels(canvas: np.ndarray, labels: Sequence[str], padding: int, height: int,
+                  background: tuple[int, int, int]) -> None:
+    """Each label in Pillow's default font, vertically centred on its row, in a colour that stands out."""
+    from PIL import Image, ImageDraw
+
+    picture = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(picture)
+    font = _label_font()
+    ink = (20, 20, 20) if sum(background) > 3 * 128 else (235, 235, 235)
+    for row, label in enumerate(labels):
+        middle = padding + row * (height + padding) + height // 2
+        draw.text((4, middle), label, fill=ink, font=font, anchor="lm")
+    canvas[:] = np.asarray(picture)
+
+
 def color_tiles(images: np.ndarray, spec: SheetSpec) -> np.ndarray:
-    """Float images (..., 28, 28) to enlarged RGB tiles (..., 28 * scale, 28 * scale, 3)."""
-    tiles = colormap_table(spec.colormap)[to_uint8(images)]
+    """Float images (..., S, S) through the colormap, or colour ones (..., S, S, 3) as they are, to enlarged
+    RGB tiles (..., S * scale, S * scale, 3)."""
+    pixels = to_uint8(images)
+    colour = pixels.shape[-1] == 3  # images are at least 28 pixels a side: a last axis of 3 is the colours
+    tiles = pixels if colour else colormap_table(spec.colormap)[pixels]
     return tiles.repeat(spec.scale, axis=-3).repeat(spec.scale, axis=-2)
 
 
 def render_sheet(images: np.ndarray, spec: SheetSpec) -> np.ndarray:
     """The sheet as one uint8 RGB picture (H, W, 3)."""
-    return layout(color_tiles(images, spec), spec.padding, parse_color(spec.background))
+    return layout(color_tiles(images, spec), spec.padding, parse_color(spec.background), spec.row_labels)
 
 
 def frame_grid(count: int) -> tuple[int, int]:

@@ -19,7 +19,7 @@ from vaestudio.core.latent.embeddings import (
     Progress,
     embed,
 )
-from vaestudio.core.models.networks import IMAGE_SIZE, VAE
+from vaestudio.core.models.networks import VAE
 from vaestudio.core.training.evaluation import to_pixels
 
 
@@ -35,7 +35,7 @@ class EncodedSet:
 @torch.no_grad()
 def encode_images(model: VAE, images: torch.Tensor, labels: torch.Tensor | None = None,
                   batch_size: int = 2000) -> EncodedSet:
-    """Posterior means and log-variances of uint8 images (N, 28, 28), computed on the model's device."""
+    """Posterior means and log-variances of uint8 images (N, H, W[, 3]), computed on the model's device."""
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -52,19 +52,19 @@ def encode_images(model: VAE, images: torch.Tensor, labels: torch.Tensor | None 
 
 @torch.no_grad()
 def decode_latents(model: VAE, z: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Decoded pixel means in [0, 1] as float32 images (N, 28, 28)."""
+    """Decoded pixel means in [0, 1] as float32 pictures: (N, H, W) grayscale or (N, H, W, 3) colour."""
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     tensor = torch.as_tensor(np.asarray(z, dtype=np.float32)).reshape(-1, model.latent_dim).to(device)
-    images = model.decode(tensor).reshape(-1, IMAGE_SIZE, IMAGE_SIZE).float().cpu().numpy()
+    images = model.decode(tensor).reshape(-1, *model.config.image_shape).float().cpu().numpy()
     model.train(was_training)
     return images
 
 
 @torch.no_grad()
 def reconstruct_images(model: VAE, images: torch.Tensor) -> np.ndarray:
-    """Decoded posterior means of uint8 images (the deterministic reconstruction), (N, 28, 28) in [0, 1]."""
+    """Decoded posterior means of uint8 images (the deterministic reconstruction), pictures in [0, 1]."""
     return decode_latents(model, encode_images(model, images).mu)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vaestudio.core.data.factors import Factors
 from vaestudio.core.errors import ConfigError
 from vaestudio.core.latent.image_files import check_extension, write_atomically
 from vaestudio.core.latent.space import (
@@ -76,8 +77,10 @@ def encoded_columns(latent_dim: int, with_map: bool = True) -> list[str]:
     return columns + (["map_x", "map_y"] if with_map else [])
 
 
-def write_encoded_csv(path: str | Path, encoded: EncodedSet, map_points: np.ndarray | None = None) -> Path:
-    """One row per encoded image: its label, posterior means and log-variances, and map position."""
+def write_encoded_csv(path: str | Path, encoded: EncodedSet, map_points: np.ndarray | None = None,
+                      factors: Factors | None = None) -> Path:
+    """One row per encoded image: its label, posterior means and log-variances, map position and, for a
+    dataset with known factors (shapes), each factor (categorical ones by level name)."""
     count, latent_dim = encoded.mu.shape
     columns = [encoded.mu, encoded.logvar]
     if map_points is not None:
@@ -86,8 +89,16 @@ def write_encoded_csv(path: str | Path, encoded: EncodedSet, map_points: np.ndar
             raise ConfigError(f"The map has {map_points.shape[0]} points for {count} encoded images.")
         columns.append(map_points)
     values = np.concatenate(columns, axis=1) if count else np.zeros((0, 0))
-    rows = ([str(int(label))] + [_number(value) for value in row] for label, row in zip(encoded.labels, values))
-    return _write_csv(path, encoded_columns(latent_dim, map_points is not None), rows)
+    header = encoded_columns(latent_dim, map_points is not None)
+    rows = [[str(int(label))] + [_number(value) for value in row] for label, row in zip(encoded.labels, values)]
+    if factors is not None:
+        if len(factors) != count:
+            raise ConfigError(f"The dataset has factors of {len(factors)} images for {count} encoded images.")
+        header += [f"factor_{name}" for name in factors.names]
+        for row, factor_row in zip(rows, factors.values):
+            row += [factors.levels[name][int(value)] if factors.is_categorical(name) else _number(value)
+                    for name, value in zip(factors.names, factor_row)]
+    return _write_csv(path, header, rows)
 
 
 def write_history_csv(path: str | Path, history: TrainingHistory) -> Path:
