@@ -75,3 +75,23 @@ def dimension_factors(factors: Factors, latents: np.ndarray, minimum: float = 0.
         best = int(np.argmax(row)) if row.size else 0
         names.append(factors.names[best] if row.size and row[best] >= minimum else "")
     return names
+
+
+def factor_groups(factors: Factors, name: str, rows: np.ndarray | None = None, bins: int = 8
+                  ) -> tuple[np.ndarray, list[str], bool]:
+    """Group images by one factor, for colouring a map: (group of each row, group names, ordered).
+
+    A categorical factor groups by level (names: the levels'); a continuous one by `bins` equal
+    ranges of its values over all images (names like "0.50-0.56"), `ordered` True so they can be
+    drawn with a sequential colour map. `rows` picks and orders the images (default: all).
+    """
+    column = factors.column(name)
+    picked = column if rows is None else column[np.asarray(rows)]
+    if factors.is_categorical(name):
+        return picked.astype(np.int64), list(factors.levels[name]), False
+    low, high = float(column.min()), float(column.max())
+    width = (high - low) / bins if high > low else 1.0
+    groups = np.clip(((picked - low) / width).astype(np.int64), 0, bins - 1)
+    decimals = 0 if width >= 10 else 2
+    names = [f"{low + i * width:.{decimals}f}-{low + (i + 1) * width:.{decimals}f}" for i in range(bins)]
+    return groups, names, True

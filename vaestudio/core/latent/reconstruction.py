@@ -136,8 +136,9 @@ def normalise_like_mnist(ink: np.ndarray, size: int = IMAGE_SIZE, box: int = MNI
 
 
 def drawing_to_image(ink: np.ndarray, like_mnist: bool, size: int = IMAGE_SIZE) -> np.ndarray:
-    """A drawing as the uint8 (size, size) image the encoder sees."""
-    return normalise_like_mnist(ink, size) if like_mnist else average_down(ink, size)
+    """A drawing as the uint8 (size, size) image the encoder sees (the MNIST box scaled with the size)."""
+    return normalise_like_mnist(ink, size, round(MNIST_BOX * size / IMAGE_SIZE)) if like_mnist else \
+        average_down(ink, size)
 
 
 def colour_drawing_to_image(picture: np.ndarray, size: int) -> np.ndarray:

@@ -157,12 +157,13 @@ def sample_prior(count: int, latent_dim: int, seed: int) -> np.ndarray:
 
 
 def tile_images(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """Images (rows * cols, H, W), first row first, laid out as one (rows * H, cols * W) picture."""
+    """Images (rows * cols, H, W[, 3]), first row first, laid out as one (rows * H, cols * W[, 3]) picture."""
     images = np.asarray(images)
     if images.shape[0] != rows * cols:
         raise ValueError(f"{images.shape[0]} images do not fill a {rows} x {cols} grid")
-    height, width = images.shape[1:3]
-    return images.reshape(rows, cols, height, width).transpose(0, 2, 1, 3).reshape(rows * height, cols * width)
+    height, width, colours = images.shape[1], images.shape[2], images.shape[3:]
+    grid = images.reshape(rows, cols, height, width, *colours).swapaxes(1, 2)
+    return grid.reshape(rows * height, cols * width, *colours)
 
 
 def decode_grid(model: VAE, projection: Projection, rows: int, cols: int, extent: float) -> np.ndarray:

@@ -12,6 +12,7 @@ import numpy as np
 from PySide6.QtWidgets import QFileDialog
 
 from vaestudio.core.data.datasets import NAMED_DATASETS, fetch_dataset, load_split
+from vaestudio.core.data.factors import Factors
 from vaestudio.core.data.folders import dataset_in_folder
 from vaestudio.core.errors import DatasetError
 from vaestudio.gui.explorer.latent_map import axis_labels
@@ -22,16 +23,24 @@ DATASET_JOB, FETCH_JOB = "explorer: test images", "explorer: fetch"
 
 
 class ExplorerData:
-    """The test images on the map: `images` (uint8 (N, 28, 28)), `labels`, `class_names`, `dataset_spec`."""
+    """The test images on the map: `images` (uint8 (N, H, W[, 3]), at the model's size and channels),
+    `labels`, `class_names`, `factors` (known generating factors, or None), `dataset_spec`."""
+
+    def _model_shape(self) -> tuple[int, int]:
+        config = self.session.model.config
+        return config.image_size, config.channels
 
     def _load_dataset(self, spec: str, data_dir: str | None) -> None:
         self.dataset_spec, self.dataset_error, self.images, self.labels, self.result = spec, None, None, None, None
+        self.factors = None
+        self._loaded_shape = size, channels = self._model_shape()  # the test images as the model sees them
         self.status.setText(f"Loading the {spec} test images…")
         self.latent_map.set_message(self.status.text())
 
         def job(cancel, report):
-            test = load_split(spec, "test", data_dir=data_dir, download=False)  # the map needs no training images
-            return test.images.numpy(), test.labels.numpy().astype(np.int64), test.class_names
+            test = load_split(spec, "test", data_dir=data_dir, download=False,  # the map needs no training images
+                              image_size=size, channels=channels)
+            return test.images.numpy(), test.labels.numpy().astype(np.int64), test.class_names, test.factors
 
         self.jobs.submit(DATASET_JOB, job, priority=Priority.VISIBLE, description=f"Loading the {spec} test images",
                          on_result=self._on_dataset_loaded, on_error=self._on_dataset_failed, show_errors=False)
@@ -57,8 +66,9 @@ class ExplorerData:
         self._source, self.dataset_spec = source, None
         self._refresh()
 
-    def _on_dataset_loaded(self, result: tuple[np.ndarray, np.ndarray, list[str]]) -> None:
-        self.images, self.labels, self.class_names = result
+    def _on_dataset_loaded(self, result: tuple[np.ndarray, np.ndarray, list[str], Factors | None]) -> None:
+        self.images, self.labels, self.class_names, self.factors = result
+        self._fill_colour_box()
         self.latent_map.hide_banner()
         self._request_map(encode=True)
 

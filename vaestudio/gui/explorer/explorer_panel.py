@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QCoreApplication, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -24,12 +25,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from vaestudio.core.data.factors import Factors
 from vaestudio.core.latent.space import LatentMapData
 from vaestudio.gui.explorer.explorer_data import DATASET_JOB, FETCH_JOB, ExplorerData
 from vaestudio.gui.explorer.latent_map import LatentMap
 from vaestudio.gui.explorer.map_menu import MapMenu
 from vaestudio.gui.explorer.map_updates import BACKGROUND_JOB, MAP_JOB, MapUpdates
 from vaestudio.gui.explorer.point_choices import DECODED_TITLE, HOVER_JOB, PointChoices
+from vaestudio.gui.explorer.point_colours import PointColours
 from vaestudio.gui.explorer.projection_controls import (
     ExplorerSettings,
     ProjectionControls,
@@ -52,7 +55,7 @@ PREVIEWS_WIDTH = (196, 308)  # the previews' column, at least and at most
 JOB_KINDS = (DATASET_JOB, FETCH_JOB, MAP_JOB, BACKGROUND_JOB, HOVER_JOB, PLACE_JOB, INVERSE_JOB)
 
 
-class ExplorerPanel(ExplorerData, MapUpdates, PointChoices, MapMenu, QWidget):
+class ExplorerPanel(ExplorerData, MapUpdates, PointChoices, MapMenu, PointColours, QWidget):
     """`pointChosen(z)`: a latent vector (float32, (D,)) decoded in the preview.
     `sampleChosen(index)`: a test image chosen on the map (index into the test split).
     `endpointChosen(which, z)`: the map's menu made a point interpolation end 'A' or 'B'."""
@@ -72,9 +75,11 @@ class ExplorerPanel(ExplorerData, MapUpdates, PointChoices, MapMenu, QWidget):
         self.jobs = JobRunner(self) if jobs is None else jobs
         self.dataset_spec: str | None = None   # the data loaded (or tried)
         self.dataset_error: str | None = None
-        self.images: np.ndarray | None = None  # the whole test split: uint8 (N, 28, 28), labels, class names
+        self.images: np.ndarray | None = None  # the whole test split: uint8 (N, H, W[, 3]), labels, class names
         self.labels: np.ndarray | None = None
         self.class_names: list[str] = []
+        self.factors: Factors | None = None    # ... and its known factors (the shapes dataset), if any
+        self._loaded_shape: tuple[int, int] | None = None  # (image size, channels) the images were read at
         self.result: LatentMapData | None = None
         self.map_preview = False  # the map shows the first few points while the rest are encoded
         self.last_update_ms = 0.0              # request to redraw, of the last map
@@ -119,7 +124,14 @@ class ExplorerPanel(ExplorerData, MapUpdates, PointChoices, MapMenu, QWidget):
         settings.addWidget(self.sample_button)
         settings.addStretch(1)
         self.view_progress = ViewProgress()
+        self.colour_label = QLabel("Colour by:")
+        self.colour_box = QComboBox()
+        self.colour_box.setToolTip("Colour the points by their label or by one of the dataset's known factors")
+        for widget in (self.colour_label, self.colour_box):
+            widget.setVisible(False)  # shown when the dataset has factors
         status_row = QHBoxLayout()
+        status_row.addWidget(self.colour_label)
+        status_row.addWidget(self.colour_box)
         status_row.addWidget(self.status, 1)
         status_row.addWidget(self.view_progress)
         left = QVBoxLayout()
@@ -138,6 +150,7 @@ class ExplorerPanel(ExplorerData, MapUpdates, PointChoices, MapMenu, QWidget):
         self.controls.changed.connect(self._on_settings_changed)
         self.view_progress.cancelRequested.connect(self._on_view_cancelled)
         self.sample_button.clicked.connect(self.sample_prior)
+        self.colour_box.currentIndexChanged.connect(self._recolour)
         self._apply_appearance()
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
@@ -187,7 +200,7 @@ class ExplorerPanel(ExplorerData, MapUpdates, PointChoices, MapMenu, QWidget):
         if self._latent is not None:
             self._show_decoded(self._latent, self.decoded.caption(), announce=False, approximate=self._approximate)
         source = self._source or (self._model_dataset(), self.data_dir)
-        if self.dataset_spec != source[0]:
+        if self.dataset_spec != source[0] or self._loaded_shape != self._model_shape():
             self._load_dataset(*source)
         elif self.images is None:
             self._apply_axes()

@@ -116,6 +116,7 @@ class LatentMap(QWidget):
         self.scatter = MapScatter(pen=None, pxMode=True, symbol="o", antialias=False)
         self.plot_item.addItem(self.scatter)
         self._class_names: list[str] = []
+        self._colours: list[str] | None = None
         self.points = np.zeros((0, 2), np.float32)
         self.labels = np.zeros(0, np.int64)
         self.snap_to_points = False
@@ -152,18 +153,20 @@ class LatentMap(QWidget):
     # -- content ---------------------------------------------------------------------------
 
     def set_points(self, points: np.ndarray, labels: np.ndarray, class_names: list[str],
-                   keep_view: bool = False) -> None:
-        """Show points (N, 2) coloured by integer label. With keep_view, a pan or zoom the person
+                   keep_view: bool = False, colours: list[str] | None = None) -> None:
+        """Show points (N, 2) coloured by integer label (or group: a factor's level or range), with
+        `colours` (one per name) or the class colours. With keep_view, a pan or zoom the person
         made stays; a view nobody moved frames the new points."""
         self.points = np.ascontiguousarray(points, dtype=np.float32)
         self.labels = np.asarray(labels, dtype=np.int64)
         present = int(self.labels.max()) + 1 if len(self.labels) else 0
         names = list(class_names) + [str(i) for i in range(len(class_names), present)]
-        if names != self._class_names:
-            self._class_names = names
+        colours = list(colours) if colours is not None and len(colours) >= len(names) else None
+        if names != self._class_names or colours != self._colours:
+            self._class_names, self._colours = names, colours
             self.legend.clear()
             for label, name in enumerate(names):  # a larger, opaque sample than the points themselves
-                self.legend.addItem(pg.ScatterPlotItem(pen=None, size=9, brush=class_colour(label, len(names))), name)
+                self.legend.addItem(pg.ScatterPlotItem(pen=None, size=9, brush=self._colour(label)), name)
             self.legend.setVisible(bool(names))
         self.scatter.set_class_points(self.points[:, 0], self.points[:, 1], self.labels, self._brushes(),
                                       self._point_size)
@@ -175,10 +178,15 @@ class LatentMap(QWidget):
         count = max(len(self._class_names), 1)
         brushes = []
         for label in range(count):
-            colour = class_colour(label, count)
+            colour = self._colour(label)
             colour.setAlphaF(self._opacity)
             brushes.append(pg.mkBrush(colour))
         return brushes
+
+    def _colour(self, label: int) -> QColor:
+        if self._colours is not None:
+            return QColor(self._colours[label])
+        return class_colour(label, max(len(self._class_names), 1))
 
     def clear_points(self) -> None:
         self.set_points(np.zeros((0, 2), np.float32), np.zeros(0, np.int64), [], keep_view=True)

@@ -44,7 +44,7 @@ MAP_JOB, PREVIEW_JOB, BACKGROUND_JOB = "explorer: map", "explorer: first points"
 
 
 def encode_in_steps(model: VAE, images: np.ndarray, report) -> np.ndarray | None:
-    """Posterior means of uint8 images (N, 28, 28), a chunk at a time with a job checkpoint
+    """Posterior means of uint8 images (N, H, W[, 3]), a chunk at a time with a job checkpoint
     (`report()`) before each; None once a checkpoint says stop."""
     chunks = []
     for start in range(0, len(images), ENCODE_CHUNK):
@@ -144,8 +144,8 @@ class MapUpdates:
         view = result.layout.view
         self.latent_map.snap_to_points = view is not None and not view.has_inverse
         self.latent_map.set_message(None)
-        self.latent_map.set_points(result.layout.points, result.labels, self.session.class_names or self.class_names,
-                                   keep_view=not self._reset_view)
+        groups, names, colours = self._point_groups(result)
+        self.latent_map.set_points(result.layout.points, groups, names, keep_view=not self._reset_view, colours=colours)
         self._reset_view = False
         self._apply_axes()
         self.last_update_ms = (time.perf_counter() - self._requested_at) * 1000

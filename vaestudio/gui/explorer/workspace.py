@@ -115,7 +115,7 @@ class ExplorerWorkspace(QObject):
             self._shared_images = images
             self._set_test_data(None if images is None else ImageDataset(
                 self.explorer.dataset_spec or "", "test", torch.from_numpy(images),
-                torch.from_numpy(self.explorer.labels), list(self.explorer.class_names)))
+                torch.from_numpy(self.explorer.labels), list(self.explorer.class_names), self.explorer.factors))
         self._draw_path()
         self._draw_sketch()
 

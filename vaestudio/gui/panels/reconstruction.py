@@ -60,7 +60,7 @@ class TestSetScores(QObject):
         self.scores = None
 
     def compute(self, snapshot: ModelSnapshot | None, images) -> None:
-        """Score `images` (uint8 tensor (N, 28, 28)) with the weights of `snapshot`; `ready` follows."""
+        """Score `images` (uint8 tensor (N, H, W[, 3])) with the weights of `snapshot`; `ready` follows."""
         self.reset()
         if snapshot is None or images is None:
             return

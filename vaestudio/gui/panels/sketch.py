@@ -1,8 +1,10 @@
 """A sketch pad: draw a digit, see where the encoder puts it and what the decoder makes of it.
 
-The pad is ten canvas pixels per image pixel. On every stroke (live while drawing, and
-once more when the button is released) the drawing becomes a 28x28 image (optionally
-normalised like the MNIST digits: fitted into 20x20 and centred by mass), is encoded with
+The pad is a whole number of canvas pixels per image pixel (ten at 28x28). On every stroke
+(live while drawing, and once more when the button is released) the drawing becomes an image
+of the model's size: for a grayscale model white ink (optionally normalised like the MNIST
+digits: fitted into 20x20 and centred by mass), for a colour model ink of the colour chosen
+in the Ink box, averaged down as drawn. It is encoded with
 the core's `encode_images`, and the panel shows its reconstruction, emits its posterior
 for the latent map and lists its nearest test images by encoded mean (the test split is
 encoded once per model change, as a background job of the window's runner, by `TestSetScores`).
@@ -16,6 +18,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
@@ -26,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from vaestudio.core.data.datasets import ImageDataset
-from vaestudio.core.latent.reconstruction import drawing_to_image, nearest_images
+from vaestudio.core.latent.reconstruction import MNIST_BOX, colour_drawing_to_image, drawing_to_image, nearest_images
 from vaestudio.core.latent.space import decode_latents, encode_images
 from vaestudio.core.models.networks import IMAGE_SIZE
 from vaestudio.gui.jobs import JobRunner
@@ -35,15 +38,22 @@ from vaestudio.gui.panels.reconstruction import TestSetScores
 from vaestudio.gui.widgets.image_preview import ImagePreview
 from vaestudio.gui.widgets.image_strip import ImageGrid
 
-CANVAS_SCALE = 10           # canvas pixels per image pixel
-CANVAS_SIDE = IMAGE_SIZE * CANVAS_SCALE
+CANVAS_SCALE = 10           # canvas pixels per image pixel at 28x28 ...
+CANVAS_SIDE = IMAGE_SIZE * CANVAS_SCALE  # ... and about this many canvas pixels a side at every size
 DEFAULT_BRUSH = 2.0         # in image pixels
 UNDO_LIMIT = 50
 NEIGHBOURS = 8
+INK_COLOURS = {"white": (255, 255, 255), "red": (230, 57, 70), "orange": (244, 162, 97), "yellow": (233, 216, 76),
+               "green": (82, 183, 136), "blue": (69, 123, 230), "purple": (181, 101, 216)}
+
+
+def canvas_scale(image_size: int) -> int:
+    """Canvas pixels per image pixel: 10 at 28x28, 8 at 32x32, 4 at 64x64."""
+    return max(1, CANVAS_SIDE // image_size)
 
 
 class SketchCanvas(QWidget):
-    """White ink on black, drawn with a round brush; keeps an undo stack of whole canvases."""
+    """Ink (white, or a chosen colour) on black, drawn with a round brush; keeps an undo stack of whole canvases."""
 
     strokeMoved = Signal()     # the ink changed during a stroke
     strokeFinished = Signal()  # a stroke ended
@@ -52,7 +62,12 @@ class SketchCanvas(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.brush = DEFAULT_BRUSH
-        self._image = QImage(CANVAS_SIDE, CANVAS_SIDE, QImage.Format.Format_RGB32)
+        self.image_size = IMAGE_SIZE
+        self.scale = CANVAS_SCALE
+        self.side = CANVAS_SIDE
+        self.ink_colour = QColor(255, 255, 255)
+        self.show_fit_box = True  # the dotted box MNIST digits fill
+        self._image = QImage(self.side, self.side, QImage.Format.Format_RGB32)
         self._image.fill(Qt.GlobalColor.black)
         self._undo: list[QImage] = []
         self._last: QPointF | None = None
@@ -70,11 +85,27 @@ class SketchCanvas(QWidget):
         return width
 
     # ------------------------------------------------------------------- state
-    def ink(self) -> np.ndarray:
-        """The canvas as float32 (CANVAS_SIDE, CANVAS_SIDE) ink in [0, 1]."""
+    def set_image_size(self, image_size: int) -> None:
+        """A blank pad for images of `image_size` pixels a side (the drawing and its undo steps go)."""
+        if image_size == self.image_size:
+            return
+        self.image_size, self.scale = image_size, canvas_scale(image_size)
+        self.side = image_size * self.scale
+        self._image = QImage(self.side, self.side, QImage.Format.Format_RGB32)
+        self._image.fill(Qt.GlobalColor.black)
+        self._undo.clear()
+        self.update()
+        self.inkReplaced.emit()
+
+    def picture(self) -> np.ndarray:
+        """The canvas as float32 RGB (side, side, 3) in [0, 1]."""
         buffer = np.frombuffer(self._image.constBits(), dtype=np.uint8)
-        pixels = buffer.reshape(CANVAS_SIDE, self._image.bytesPerLine() // 4, 4)[:, :CANVAS_SIDE, 1]
+        pixels = buffer.reshape(self.side, self._image.bytesPerLine() // 4, 4)[:, :self.side, 2::-1]  # BGRA
         return pixels.astype(np.float32) / 255.0
+
+    def ink(self) -> np.ndarray:
+        """The canvas as float32 (side, side) ink in [0, 1]: the brightest channel of each pixel."""
+        return self.picture().max(axis=2)
 
     def is_blank(self) -> bool:
         return not self.ink().any()
@@ -100,14 +131,18 @@ class SketchCanvas(QWidget):
             self.inkReplaced.emit()
 
     def set_pixels(self, pixels: np.ndarray) -> None:
-        """Replace the drawing by a uint8 28x28 image, each pixel a CANVAS_SCALE-square block (undoable)."""
-        pixels = np.asarray(pixels, dtype=np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE)
-        block = np.kron(pixels, np.ones((CANVAS_SCALE, CANVAS_SCALE), np.uint8))
-        rgb = np.empty((CANVAS_SIDE, CANVAS_SIDE, 4), np.uint8)
-        rgb[..., :3] = block[..., None]
-        rgb[..., 3] = 255
+        """Replace the drawing by a uint8 image of the pad's size, (S, S) or (S, S, 3), each pixel a
+        `scale`-square block (undoable)."""
+        pixels = np.asarray(pixels, dtype=np.uint8)
+        if pixels.ndim == 2:
+            pixels = np.repeat(pixels[..., None], 3, axis=2)
+        pixels = pixels.reshape(self.image_size, self.image_size, 3)
+        block = pixels.repeat(self.scale, axis=0).repeat(self.scale, axis=1)
+        bgra = np.empty((self.side, self.side, 4), np.uint8)
+        bgra[..., :3] = block[..., ::-1]
+        bgra[..., 3] = 255
         self._remember()
-        self._image = QImage(rgb.data, CANVAS_SIDE, CANVAS_SIDE, CANVAS_SIDE * 4, QImage.Format.Format_RGB32).copy()
+        self._image = QImage(bgra.data, self.side, self.side, self.side * 4, QImage.Format.Format_RGB32).copy()
         self.update()
         self.inkReplaced.emit()
 
@@ -135,11 +170,11 @@ class SketchCanvas(QWidget):
     def _draw(self, start: QPointF, end: QPointF) -> None:
         painter = QPainter(self._image)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.setPen(QPen(QColor(255, 255, 255), self.brush * CANVAS_SCALE, Qt.PenStyle.SolidLine,
+        painter.setPen(QPen(self.ink_colour, self.brush * self.scale, Qt.PenStyle.SolidLine,
                             Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
         painter.drawLine(start, end)
         painter.end()
-        margin = self.brush * CANVAS_SCALE
+        margin = self.brush * self.scale
         dirty = QRectF(start, end).normalized().adjusted(-margin, -margin, margin, margin)
         self.update(self._to_widget(dirty).toAlignedRect())
 
@@ -147,23 +182,24 @@ class SketchCanvas(QWidget):
     def _canvas_rect(self) -> QRectF:
         """The square the pad is shown in: a whole number of screen pixels per image pixel, centred."""
         side = min(self.width(), self.height())
-        side = max(side // IMAGE_SIZE, 1) * IMAGE_SIZE if side >= IMAGE_SIZE else side
+        size = self.image_size
+        side = max(side // size, 1) * size if side >= size else side
         return QRectF((self.width() - side) // 2, (self.height() - side) // 2, side, side)
 
     def zoom(self) -> float:
         """Screen pixels per image pixel of the pad as shown."""
-        return self._canvas_rect().width() / IMAGE_SIZE
+        return self._canvas_rect().width() / self.image_size
 
     def _to_widget(self, canvas_rect: QRectF) -> QRectF:
         """A rectangle in canvas pixels where it is shown on the widget (only that part repaints while drawing)."""
         rect = self._canvas_rect()
-        scale = rect.width() / CANVAS_SIDE
+        scale = rect.width() / self.side
         return QRectF(rect.x() + canvas_rect.x() * scale, rect.y() + canvas_rect.y() * scale,
                       canvas_rect.width() * scale, canvas_rect.height() * scale).adjusted(-1, -1, 1, 1)
 
     def _to_canvas(self, event: QMouseEvent) -> QPointF:
         rect = self._canvas_rect()
-        scale = CANVAS_SIDE / rect.width()
+        scale = self.side / rect.width()
         return QPointF((event.position().x() - rect.x()) * scale, (event.position().y() - rect.y()) * scale)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
@@ -184,12 +220,14 @@ class SketchCanvas(QWidget):
         rect = self._canvas_rect()
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         painter.drawImage(rect, self._image)
-        painter.setPen(QPen(QColor(80, 80, 80), 1, Qt.PenStyle.DotLine))
-        box = rect.width() * 4 / IMAGE_SIZE  # the 20x20 box MNIST digits fill
-        painter.drawRect(rect.adjusted(box, box, -box, -box))
+        if self.show_fit_box:
+            painter.setPen(QPen(QColor(80, 80, 80), 1, Qt.PenStyle.DotLine))
+            box = rect.width() * (IMAGE_SIZE - MNIST_BOX) / 2 / IMAGE_SIZE  # the 20x20 box MNIST digits fill
+            painter.drawRect(rect.adjusted(box, box, -box, -box))
         if self.is_blank():
             painter.setPen(QColor(170, 170, 170))
-            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "Draw a digit here")
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "Draw a digit here" if self.show_fit_box
+                             else "Draw here")
 
 
 class SketchPanel(QWidget):
@@ -202,7 +240,7 @@ class SketchPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.dataset: ImageDataset | None = None
-        self.pixels = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+        self.pixels = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.uint8)  # the encoder's input: (S, S) or (S, S, 3)
         self.mu: np.ndarray | None = None
         self.logvar: np.ndarray | None = None
         self.neighbours = np.zeros(0, np.int64)
@@ -218,13 +256,18 @@ class SketchPanel(QWidget):
         self.brush_spin.setSingleStep(0.25)
         self.brush_spin.setValue(DEFAULT_BRUSH)
         self.brush_spin.setSuffix(" px")
-        self.brush_spin.setToolTip("Brush width in image pixels (the image is 28 x 28)")
+        self.brush_spin.setToolTip("Brush width in image pixels")
         self.clear_button = QPushButton("Clear")
         self.undo_button = QPushButton("Undo")
         self.mnist_box = QCheckBox("Fit like MNIST")
         self.mnist_box.setChecked(True)
         self.mnist_box.setToolTip("Scale the drawing into a 20 x 20 box and centre it by mass, as the MNIST digits "
-                                  "were prepared; off: the pad averaged down to 28 x 28 as drawn")
+                                  "were prepared; off: the pad averaged down to the model's size as drawn")
+        self.ink_label = QLabel("Ink")
+        self.ink_box = QComboBox()
+        for name, (red, green, blue) in INK_COLOURS.items():
+            self.ink_box.addItem(name, QColor(red, green, blue))
+        self.ink_box.setToolTip("The colour the pad draws in (colour models; grayscale models draw white)")
         self.input_preview = ImagePreview("Encoder input", minimum_side=56, caption_lines=1)
         self.reconstruction_preview = ImagePreview("Reconstruction", minimum_side=56, caption_lines=2)
         self.neighbour_grid = ImageGrid(columns=0, gap=6, placeholder="Nearest test images appear here.")
@@ -239,6 +282,8 @@ class SketchPanel(QWidget):
         tools.addWidget(self.clear_button)
         tools.addWidget(self.undo_button)
         tools.addWidget(self.mnist_box)
+        tools.addWidget(self.ink_label)
+        tools.addWidget(self.ink_box)
         tools.addStretch(1)
         outputs = QVBoxLayout()
         outputs.addWidget(self.input_preview, 1)
@@ -261,6 +306,7 @@ class SketchPanel(QWidget):
         self.clear_button.clicked.connect(self.canvas.clear)
         self.undo_button.clicked.connect(self.canvas.undo)
         self.mnist_box.toggled.connect(self.encode_drawing)
+        self.ink_box.currentIndexChanged.connect(self._set_ink_colour)
         self.canvas.strokeMoved.connect(self._live_timer.start)
         self._live_timer.timeout.connect(self.encode_drawing)
         self.canvas.strokeFinished.connect(self.encode_drawing)
@@ -269,11 +315,31 @@ class SketchPanel(QWidget):
         self.test_scores.failed.connect(self.neighbour_label.setText)
         session.modelChanged.connect(self._on_model_changed)
         session.weightsUpdated.connect(self._on_model_changed)
+        self._apply_model_shape()
         self.encode_drawing()
 
     # ------------------------------------------------------------------ inputs
     def _set_brush(self, width: float) -> None:
         self.canvas.brush = width
+
+    def _set_ink_colour(self) -> None:
+        self.canvas.ink_colour = QColor(self.ink_box.currentData()) if self.colour else QColor(255, 255, 255)
+
+    @property
+    def colour(self) -> bool:
+        """Whether the model shown takes colour images."""
+        model = self.session.model
+        return model is not None and model.config.channels == 3
+
+    def _apply_model_shape(self) -> None:
+        """The pad at the model's image size; the ink colour and the MNIST fit where they apply."""
+        model = self.session.model
+        self.canvas.set_image_size(model.config.image_size if model is not None else IMAGE_SIZE)
+        for widget in (self.ink_label, self.ink_box):
+            widget.setVisible(self.colour)
+        self.mnist_box.setVisible(not self.colour)
+        self.canvas.show_fit_box = not self.colour
+        self._set_ink_colour()
 
     def set_test_data(self, dataset: ImageDataset | None) -> None:
         self.dataset = dataset
@@ -284,6 +350,7 @@ class SketchPanel(QWidget):
         self._show_neighbours()
 
     def _on_model_changed(self) -> None:
+        self._apply_model_shape()
         self._rescore()
         self.encode_drawing()
 
@@ -306,7 +373,11 @@ class SketchPanel(QWidget):
         self._live_timer.stop()
         self.undo_button.setEnabled(self.canvas.can_undo())
         model = self.session.model
-        self.pixels = drawing_to_image(self.canvas.ink(), self.mnist_box.isChecked())
+        size = self.canvas.image_size
+        if self.colour:
+            self.pixels = colour_drawing_to_image(self.canvas.picture(), size)
+        else:
+            self.pixels = drawing_to_image(self.canvas.ink(), self.mnist_box.isChecked(), size)
         self.input_preview.set_image(self.pixels.astype(np.float32) / 255.0, "what the encoder sees")
         if model is None or not self.pixels.any():
             self.mu = self.logvar = None

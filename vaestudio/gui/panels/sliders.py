@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from vaestudio.core.data.datasets import ImageDataset
+from vaestudio.core.data.factors import dimension_factors
 from vaestudio.core.latent.space import decode_latents, encode_images, sample_prior
 from vaestudio.gui.jobs import JobRunner, Priority
 from vaestudio.gui.model_session import ModelSession
@@ -78,6 +79,7 @@ class SlidersPanel(QWidget):
         self.session = session
         self.jobs = JobRunner(self) if jobs is None else jobs  # alone it brings its own; in the window it shares one
         self.dataset: ImageDataset | None = None
+        self.followed_factors: list[str] | None = None  # per dimension, the factor it follows most (shapes)
         self.z = np.zeros(0, np.float32)
         self.start = np.zeros(0, np.float32)
         self.start_description = "zero"
@@ -150,7 +152,10 @@ class SlidersPanel(QWidget):
 
     def set_test_data(self, dataset: ImageDataset | None) -> None:
         self.dataset = dataset
+        self.followed_factors = None
         self._update_controls()
+        if dataset is not None and dataset.factors is not None:
+            self.update_traversal()  # its rows name the factors they follow
 
     def use_latent(self, z: np.ndarray) -> None:
         """Start from a point clicked on the latent map."""
@@ -220,6 +225,7 @@ class SlidersPanel(QWidget):
         self._on_weights_updated()
 
     def _on_weights_updated(self) -> None:
+        self.followed_factors = None  # the new weights may follow other factors
         self.kl = self._latest_kl()
         order = kl_order(self.kl, self.latent_dim)
         if len(self.sliders) != self.latent_dim:
@@ -337,20 +343,35 @@ class SlidersPanel(QWidget):
         for row, dimension in enumerate(rows):
             latents[row * len(TRAVERSAL_VALUES):(row + 1) * len(TRAVERSAL_VALUES), dimension] = TRAVERSAL_VALUES
         snapshot = self.session.snapshot()
-        self.jobs.submit(TRAVERSAL_JOB, lambda cancel, report: (rows, decode_latents(snapshot.network(), latents)),
-                         priority=Priority.INTERACTIVE, description="Decoding the traversal grid",
+        factors = self.dataset.factors if self.dataset is not None else None
+        test_images = self.dataset.images if factors is not None and self.followed_factors is None else None
+
+        def job(cancel, report):
+            network = snapshot.network()
+            followed = None
+            if test_images is not None:  # once per model and data: which factor each dimension follows
+                followed = dimension_factors(factors, encode_images(network, test_images).mu)
+            return rows, decode_latents(network, latents), followed
+
+        self.jobs.submit(TRAVERSAL_JOB, job, priority=Priority.INTERACTIVE, description="Decoding the traversal grid",
                          on_result=self._show_traversal)
 
-    def _show_traversal(self, result: tuple[np.ndarray, np.ndarray]) -> None:
-        rows, images = result
+    def _show_traversal(self, result: tuple[np.ndarray, np.ndarray, list[str] | None]) -> None:
+        rows, images, followed = result
+        if followed is not None and len(followed) == self.latent_dim:
+            self.followed_factors = followed
         inactive = set(self.inactive_dimensions())
         labels = [f"z{d + 1}" if self.kl is None else f"z{d + 1}  {self.kl[d]:.2f}" for d in rows]
+        if self.followed_factors is not None:
+            labels = [f"{label}  {self.followed_factors[d]}".rstrip() for label, d in zip(labels, rows)]
         self.traversal.set_images(images, row_labels=labels,
                                   column_labels=["0" if value == 0 else f"{value:+g}" for value in TRAVERSAL_VALUES],
                                   dimmed_rows=[int(d) in inactive for d in rows])
         hidden = self.latent_dim - len(rows)
         text = "Row labels: dimension and its mean KL (nats). " if self.kl is not None else (
             "KL unknown for this model: dimensions in index order. ")
+        if self.followed_factors is not None:
+            text += "Then the dataset's factor each dimension follows most (|correlation| of at least 0.3). "
         if inactive:
             text += f"Faded rows: {len(inactive)} inactive dimensions (KL below {INFORMATIVE_KL} nats). "
         if hidden > 0:

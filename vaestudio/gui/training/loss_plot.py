@@ -263,8 +263,9 @@ class LossPlot(QWidget):
     @staticmethod
     def _summary_text(result: EpochResult) -> str:
         test = result.test
+        bits = f"; {test.bits_per_dim:.4f} bits/dim" if test.bits_per_dim is not None else ""
         return (f"Epoch {result.epoch}: train loss {result.train_loss:.2f}, test loss {test.loss:.2f} "
-                f"(reconstruction {test.reconstruction:.2f}, KL {test.kl:.2f}) nats per image")
+                f"(reconstruction {test.reconstruction:.2f}, KL {test.kl:.2f}) nats per image{bits}")
 
 
 def batches_per_epoch(history: TrainingHistory, batch_size: int) -> int | None:

@@ -34,9 +34,11 @@ from vaestudio.core.console import format_duration
 from vaestudio.core.data.datasets import list_datasets
 from vaestudio.core.data.folders import classify_folder
 from vaestudio.core.errors import ConfigError, DatasetError, VaeStudioError
-from vaestudio.core.models.history import EpochResult, StepProgress
+from vaestudio.core.models.history import EpochResult, EvaluationResult, StepProgress
 from vaestudio.core.models.model_files import SavedModel
+from vaestudio.core.data.image_shape import IMAGE_SIZES
 from vaestudio.core.models.networks import (
+    AUTO_KIND,
     HIDDEN_RANGE,
     LATENT_RANGE,
     MODEL_KINDS,
@@ -58,8 +60,16 @@ from vaestudio.core.training.devices import (
 from vaestudio.gui.widgets.dialogs import show_error
 
 SETTINGS_KEY = "training/form"
-MODEL_TITLES = {"mlp": "MLP (fully connected)", "conv": "Convolutional"}
+MODEL_TITLES = {"mlp": "MLP (fully connected)", "conv": "Convolutional",
+                AUTO_KIND: "Automatic (MLP up to 28x28, convolutional above)"}
+CHANNEL_TITLES = {1: "Grayscale", 3: "Colour"}
 INVALID_STYLE = "border: 1px solid #d62728;"
+
+
+def describe_test_loss(test: EvaluationResult) -> str:
+    """"84.12 nats (0.1548 bits/dim)": per image, and per value where the file recorded the image size."""
+    bits = f" ({test.bits_per_dim:.4f} bits/dim)" if test.bits_per_dim is not None else ""
+    return f"{test.loss:.2f} nats{bits}"
 
 
 def _spin(low: int, high: int, value: int, step: int = 1) -> QSpinBox:
@@ -80,8 +90,18 @@ class TrainingPanel(QWidget):
         self.dataset.setToolTip("A named dataset (downloaded on first use), or a folder of IDX files or images")
         self._dataset_index = 0
         self.model_kind = QComboBox()
-        for kind in MODEL_KINDS:
+        for kind in MODEL_KINDS + (AUTO_KIND,):
             self.model_kind.addItem(MODEL_TITLES.get(kind, kind), kind)
+        self.image_size = QComboBox()
+        self.image_size.setToolTip("The square size the images are resized (and centre-cropped) to when read")
+        self.image_size.addItem("From the data", None)
+        for size in IMAGE_SIZES:
+            self.image_size.addItem(f"{size} x {size}", size)
+        self.channels = QComboBox()
+        self.channels.setToolTip("Train on grayscale or colour images (converted when read)")
+        self.channels.addItem("From the data", None)
+        for count, title in CHANNEL_TITLES.items():
+            self.channels.addItem(title, count)
         self.latent_dim = _spin(*LATENT_RANGE, defaults.model.latent_dim)
         self.hidden = _spin(*HIDDEN_RANGE, defaults.model.hidden, 50)
         self.beta = QDoubleSpinBox()
@@ -110,7 +130,8 @@ class TrainingPanel(QWidget):
             combo.setMinimumContentsLength(10)
 
         form = QFormLayout()
-        for label, widget in (("Dataset", self.dataset), ("Model type", self.model_kind),
+        for label, widget in (("Dataset", self.dataset), ("Image size", self.image_size), ("Channels", self.channels),
+                              ("Model type", self.model_kind),
                               ("Latent size", self.latent_dim), ("Hidden width", self.hidden), ("Beta", self.beta),
                               ("Epochs", self.epochs), ("Batch size", self.batch_size),
                               ("Learning rate", self.learning_rate), ("Device", self.device), ("Seed", self.seed),
@@ -175,7 +196,7 @@ class TrainingPanel(QWidget):
             spin.lineEdit().textChanged.connect(self._validate)
         self.beta.lineEdit().textChanged.connect(self._validate)
         self.learning_rate.textChanged.connect(self._validate)
-        for combo in (self.model_kind, self.device):
+        for combo in (self.model_kind, self.device, self.image_size, self.channels):
             combo.currentIndexChanged.connect(self._validate)
         self.dataset.activated.connect(self._on_dataset_chosen)
         self.set_running(False)
@@ -197,7 +218,8 @@ class TrainingPanel(QWidget):
         return TrainingConfig(dataset=self.dataset.currentData() or "mnist", model=model, epochs=self.epochs.value(),
                               batch_size=self.batch_size.value(), lr=lr, beta=self.beta.value(),
                               seed=self.seed.value(), device=self.device.currentData(),
-                              fused_step=self.fused_step.isChecked()).validate()
+                              fused_step=self.fused_step.isChecked(), image_size=self.image_size.currentData(),
+                              channels=self.channels.currentData()).validate()
 
     def problem(self) -> str | None:
         try:
@@ -210,6 +232,8 @@ class TrainingPanel(QWidget):
         """Fill the form from a config (datasets that are folders are added to the list)."""
         self._select_dataset(config.dataset)
         self.model_kind.setCurrentIndex(max(0, self.model_kind.findData(config.model.kind)))
+        self.image_size.setCurrentIndex(max(0, self.image_size.findData(config.image_size)))
+        self.channels.setCurrentIndex(max(0, self.channels.findData(config.channels)))
         self.latent_dim.setValue(config.model.latent_dim)
         self.hidden.setValue(config.model.hidden)
         self.beta.setValue(config.beta)
@@ -309,17 +333,19 @@ class TrainingPanel(QWidget):
         self.reset_progress()
         last = saved.history.epochs[-1] if saved.history.epochs else None
         self.status_label.setText(f"Opened a model trained for {saved.epoch} epochs on {saved.training.dataset}"
-                                  + (f": test loss {last.test.loss:.2f}." if last else "."))
+                                  + (f": test loss {describe_test_loss(last.test)}." if last else "."))
 
     def show_epoch(self, result: EpochResult) -> None:
         self.status_label.setText(f"Epoch {result.epoch} of {result.epochs} done in {result.seconds:.1f} s: "
-                                  f"test loss {result.test.loss:.2f}, {result.test.active_units} active units.")
+                                  f"test loss {describe_test_loss(result.test)}, {result.test.active_units} "
+                                  "active units.")
 
     # internals
     def _fill_datasets(self) -> None:
         self.dataset.clear()
         for info in list_datasets():
-            self.dataset.addItem(info.title if info.available else f"{info.title} (downloads on first use)", info.name)
+            missing = "(made on first use)" if info.name == "shapes" else "(downloads on first use)"
+            self.dataset.addItem(info.title if info.available else f"{info.title} {missing}", info.name)
         self.dataset.insertSeparator(self.dataset.count())
         self.dataset.addItem("Open folder…", None)
 

@@ -1,4 +1,4 @@
-"""A 28x28 image shown large and crisp (nearest neighbour, whole-pixel scale) with a caption."""
+"""A small image (grayscale or colour) shown large and crisp (nearest neighbour, whole-pixel scale) with a caption."""
 
 from __future__ import annotations
 
@@ -13,11 +13,31 @@ def describe_vector(z: np.ndarray) -> str:
     return "z = [" + ", ".join(f"{value:.2f}" for value in np.asarray(z).ravel()) + "]"
 
 
+def picture_layout(image: np.ndarray) -> np.ndarray:
+    """One image as (H, W) or (H, W, 3): grayscale (H, W) and pictures (H, W, 1|3) as they are, channel-first
+    tensors (1|3, H, W) moved to the picture layout. Images are at least 28 pixels a side, so an axis of
+    1 or 3 is the channels'."""
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[0] in (1, 3) and image.shape[2] not in (1, 3):
+        image = np.moveaxis(image, 0, 2)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3):
+        return image
+    raise ValueError(f"an image of shape {image.shape} is neither (H, W), (H, W, 1|3) nor (1|3, H, W)")
+
+
 def to_qimage(image: np.ndarray) -> QImage:
-    """A float image in [0, 1] (H, W) as an 8-bit grayscale QImage that owns its pixels."""
-    pixels = np.ascontiguousarray(np.clip(np.asarray(image, dtype=np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8))
-    height, width = pixels.shape
-    return QImage(pixels.data, width, height, width, QImage.Format.Format_Grayscale8).copy()
+    """A float image in [0, 1] or a uint8 one, grayscale or RGB in any layout `picture_layout` takes, as an
+    8-bit grayscale or RGB QImage that owns its pixels."""
+    image = picture_layout(image)
+    if image.dtype != np.uint8:
+        image = np.clip(np.asarray(image, dtype=np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    pixels = np.ascontiguousarray(image)
+    height, width = pixels.shape[:2]
+    if pixels.ndim == 2:
+        return QImage(pixels.data, width, height, width, QImage.Format.Format_Grayscale8).copy()
+    return QImage(pixels.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
 
 
 def crisp_rect(image_size: QSize, area: QRect) -> QRect:
@@ -34,7 +54,7 @@ def crisp_rect(image_size: QSize, area: QRect) -> QRect:
 
 
 class ImageCanvas(QWidget):
-    """Paints one grayscale image, scaled without smoothing, or a short message."""
+    """Paints one image (grayscale or colour), scaled without smoothing, or a short message."""
 
     def __init__(self, minimum_side: int = 84, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -137,7 +157,7 @@ class ImagePreview(QWidget):
             self._fit_canvas()
 
     def set_image(self, image: np.ndarray | None, caption: str = "") -> None:
-        """Show a float image in [0, 1] of shape (28, 28) (any 2-D shape works)."""
+        """Show a float image in [0, 1]: (H, W) grayscale or (H, W, 3) colour."""
         self._image = None if image is None else np.array(image, dtype=np.float32)
         self.canvas.set_image(self._image)
         self._set_caption(caption)

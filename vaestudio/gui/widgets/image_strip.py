@@ -30,7 +30,7 @@ DIMMED_OVERLAY = QColor(255, 255, 255, 150)
 
 
 def as_float_images(images: np.ndarray) -> np.ndarray:
-    """uint8 (N, H, W) or float images in [0, 1] as float32 in [0, 1]."""
+    """uint8 (N, H, W[, 3]) or float images in [0, 1] as float32 in [0, 1]."""
     images = np.asarray(images)
     if images.dtype == np.uint8:
         return images.astype(np.float32) / 255.0
@@ -38,9 +38,9 @@ def as_float_images(images: np.ndarray) -> np.ndarray:
 
 
 def side_by_side(left: np.ndarray, right: np.ndarray, gap: float = 0.5) -> np.ndarray:
-    """Pairs of float images (N, H, W) joined left to right with a one-pixel grey column between."""
+    """Pairs of float images (N, H, W[, 3]) joined left to right with a one-pixel grey column between."""
     left, right = as_float_images(left), as_float_images(right)
-    column = np.full((left.shape[0], left.shape[1], 1), gap, dtype=np.float32)
+    column = np.full((left.shape[0], left.shape[1], 1) + left.shape[3:], gap, dtype=np.float32)
     return np.concatenate([left, column, right], axis=2)
 
 
@@ -71,7 +71,7 @@ class ImageGrid(QWidget):
     def set_images(self, images: np.ndarray, columns: int | None = None, captions: Sequence[str] | None = None,
                    row_labels: Sequence[str] | None = None, column_labels: Sequence[str] | None = None,
                    dimmed_rows: Sequence[bool] | None = None) -> None:
-        """Show images (N, H, W), uint8 or float in [0, 1], first row first."""
+        """Show images (N, H, W) or (N, H, W, 3), uint8 or float in [0, 1], first row first."""
         self._images = as_float_images(images).copy()
         if columns is not None:
             self.auto_columns = columns <= 0
