@@ -24,10 +24,14 @@ def to_pixels(images: torch.Tensor, mode: str = "continuous", generator: torch.G
 
 
 @torch.no_grad()
-def evaluate(model: VAE, images: torch.Tensor, *, pixels: str = "continuous", batch_size: int = 1000,
+def evaluate(model: VAE, images: torch.Tensor, *, pixels: str = "continuous", batch_size: int | None = None,
              iwae_samples: int = 0, seed: int = 0) -> EvaluationResult:
     """Evaluate with posterior samples drawn from generators of its own, seeded with `seed`: the same model
-    gives the same figures, and no other random stream (a training run's, torch's global one) is touched."""
+    gives the same figures, and no other random stream (a training run's, torch's global one) is touched.
+    Batches of 1000 images of 28x28 grayscale, and as many values at a time for larger ones (64x64 colour:
+    63 images), so a conv network's activations stay small."""
+    if batch_size is None:
+        batch_size = max(1, 784_000 // model.config.pixels)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
