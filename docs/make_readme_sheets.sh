@@ -14,7 +14,7 @@ Z2=resources/pretrained/mnist-mlp-z2.safetensors
 OUT=docs/images
 mkdir -p "$OUT"
 
-sheet() { "$PYTHON" -m vaestudio.cli sheet "$@"; }
+sheet() { "$PYTHON" -m vaestudio sheet "$@"; }
 
 sheet "$Z20" --kind samples --rows 6 --cols 12 --scale 2 --seed 3 --out "$OUT/sheet-samples.png"
 sheet "$Z2" --kind manifold --rows 20 --cols 20 --extent 2 --padding 1 --out "$OUT/sheet-manifold.png"
