@@ -17,7 +17,7 @@ from vaestudio.core.data.datasets import DatasetSplits, ImageDataset
 from vaestudio.core.data.image_shape import conform_images, convert_channels, resize_images
 from vaestudio.core.errors import ConfigError
 from vaestudio.core.models.model_files import load_model, save_model
-from vaestudio.core.models.networks import ConvVAE, MLPVAE, ModelConfig, build_model, conv_feature_sides
+from vaestudio.core.models.networks import MLPVAE, ConvVAE, ModelConfig, build_model, conv_feature_sides
 from vaestudio.core.models.training_config import TrainingConfig
 from vaestudio.core.training.evaluation import evaluate, to_pixels
 from vaestudio.core.training.steps import AutogradStep, FusedMLPStep

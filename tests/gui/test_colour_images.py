@@ -9,11 +9,11 @@ from PySide6.QtCore import QPointF
 from PySide6.QtGui import QColor, QImage
 
 from vaestudio.core.data import shapes
+from vaestudio.core.latent.space import decode_grid
 from vaestudio.core.models.history import EpochResult, EvaluationResult
 from vaestudio.core.models.model_files import SavedModel
 from vaestudio.core.models.networks import ModelConfig, build_model
 from vaestudio.core.models.training_config import TrainingConfig
-from vaestudio.core.latent.space import decode_grid
 from vaestudio.gui.explorer.explorer_panel import ExplorerPanel
 from vaestudio.gui.explorer.projection_controls import ExplorerSettings
 from vaestudio.gui.model_session import ModelSession

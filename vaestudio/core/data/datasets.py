@@ -337,8 +337,8 @@ def _shapes_folder(data_dir: str | Path | None, progress: Progress | None) -> Pa
         return found
     target = _writable_target(data_dir)
     if target is None:
-        raise DatasetError(f"The shapes dataset is not made yet and no data folder can be written; make it with "
-                           f"`vaestudio data make shapes --data-dir FOLDER` in a folder you can write to.")
+        raise DatasetError("The shapes dataset is not made yet and no data folder can be written; make it with "
+                           "`vaestudio data make shapes --data-dir FOLDER` in a folder you can write to.")
     return shapes.make_shapes(target, progress=progress).folder
 
 

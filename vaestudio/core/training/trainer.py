@@ -11,10 +11,10 @@ stopped. Nothing here reads or reseeds torch's global generator after the networ
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
 import math
 import threading
 import time
+from dataclasses import replace
 from typing import Iterator
 
 import torch

@@ -33,10 +33,10 @@ from PySide6.QtWidgets import (
 from vaestudio.core.console import format_duration
 from vaestudio.core.data.datasets import list_datasets
 from vaestudio.core.data.folders import classify_folder
+from vaestudio.core.data.image_shape import IMAGE_SIZES
 from vaestudio.core.errors import ConfigError, DatasetError, VaeStudioError
 from vaestudio.core.models.history import EpochResult, EvaluationResult, StepProgress
 from vaestudio.core.models.model_files import SavedModel
-from vaestudio.core.data.image_shape import IMAGE_SIZES
 from vaestudio.core.models.networks import (
     AUTO_KIND,
     HIDDEN_RANGE,
