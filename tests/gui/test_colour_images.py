@@ -160,3 +160,34 @@ def test_traversal_rows_name_the_factor_each_dimension_follows(tmp_path, qtbot) 
     assert set(panel.followed_factors) <= set(shapes.FACTOR_NAMES) | {""}
     assert panel.traversal.images().shape[-1] == 3
     assert "factor each dimension follows" in panel.traversal_label.text()
+
+
+def test_the_window_trains_a_colour_model_of_the_datas_shape(window, qtbot, tiny_config, tmp_path) -> None:
+    """Model kind "auto" and the image shape resolve from the data: the session shows a conv network for 32x32
+    colour pictures, and its map, panels and file agree."""
+    from PIL import Image
+
+    from vaestudio.core.models.model_files import open_model
+    from vaestudio.core.models.networks import ConvVAE
+
+    rng = np.random.default_rng(0)
+    for label in ("red", "blue"):
+        (tmp_path / "pics" / label).mkdir(parents=True)
+        for index in range(12):
+            picture = rng.integers(0, 50, (40, 40, 3)).astype(np.uint8)
+            picture[10:30, 10:30, 0 if label == "red" else 2] = 230
+            Image.fromarray(picture).save(tmp_path / "pics" / label / f"{index}.png")
+    config = tiny_config(epochs=1, dataset=f"images:{tmp_path / 'pics'}", model=ModelConfig("auto", 3, 16),
+                         batch_size=8)
+    shown = []
+    window.epochFinished.connect(lambda *args: shown.append(window.panel.status_label.text()))
+    run = window.start_training(config)
+    with qtbot.waitSignal(run.ended, timeout=60_000) as ended:
+        pass
+    assert ended.args == ["completed"]
+    model = window.session.model
+    assert isinstance(model, ConvVAE) and (model.config.image_size, model.config.channels) == (32, 3)
+    assert window.session.training.model.kind == "conv"
+    saved = open_model(run.request.model_path)
+    assert (saved.config.kind, saved.config.image_size, saved.config.channels) == ("conv", 32, 3)
+    assert len(shown) == 1 and "nats (" in shown[0] and "bits/dim)" in shown[0]

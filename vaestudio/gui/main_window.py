@@ -269,7 +269,7 @@ class MainWindow(QMainWindow):
 
     def _on_run_started(self, info: RunInfo) -> None:
         run = self.run
-        self.session.start_training(run.request.config, info.class_names, info.model_path, run.history)
+        self.session.start_training(info.config or run.request.config, info.class_names, info.model_path, run.history)
         self._batches_per_epoch = info.batches_per_epoch
         if self._loss_plot is not None:
             self._loss_plot.show_history(run.history, info.batches_per_epoch)
