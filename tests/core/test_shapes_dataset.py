@@ -200,3 +200,10 @@ def test_shapes_model_sheets_csv_and_eval_from_the_cli(tmp_path: Path, capsys: p
     header, first = (tmp_path / "encoded.csv").read_text().splitlines()[:2]
     assert header.endswith("factor_shape,factor_colour,factor_scale,factor_rotation,factor_x,factor_y")
     assert first.split(",")[-6] in shapes.SHAPE_NAMES and first.split(",")[-5] in shapes.COLOUR_NAMES
+
+
+def test_dataset_titles() -> None:
+    from vaestudio.core.data.datasets import dataset_title
+
+    assert [dataset_title(spec) for spec in ("mnist", "cifar10", "shapes", "images:/data/sprites")] == [
+        "MNIST", "CIFAR-10", "Shapes", "sprites"]

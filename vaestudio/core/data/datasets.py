@@ -176,6 +176,15 @@ def parse_dataset_spec(spec: str) -> DatasetSpec:
     )
 
 
+def dataset_title(spec: str) -> str:
+    """What a person calls the dataset: "MNIST", "CIFAR-10", "Shapes", or the name of a folder."""
+    if spec in NAMED_DATASETS:
+        return NAMED_DATASETS[spec].title
+    if spec in GENERATED_TITLES:
+        return GENERATED_TITLES[spec][0]
+    return Path(spec.partition(":")[2]).name or spec
+
+
 def dataset_has_factors(spec: str) -> bool:
     """Whether the dataset's images come with known generating factors (the shapes dataset)."""
     try:

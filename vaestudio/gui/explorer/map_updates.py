@@ -8,12 +8,11 @@ A mixin of `ExplorerPanel`. Every computation is a job of the panel's runner fro
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from vaestudio.core.data.datasets import NAMED_DATASETS
+from vaestudio.core.data.datasets import dataset_title
 from vaestudio.core.latent.embeddings import (
     EMBEDDINGS,
     EmbeddingCancelled,
@@ -175,8 +174,7 @@ class MapUpdates:
 
     def _update_status(self, prefix: str = "") -> None:
         layout, shown = self.result.layout, self._shown or self.settings
-        spec = self.dataset_spec or ""
-        title = NAMED_DATASETS[spec].title if spec in NAMED_DATASETS else Path(spec.partition(":")[2]).name
+        title = dataset_title(self.dataset_spec or "")
         what = f"{len(self.result.indices):,} test images of {title}, encoded by {self.session.describe()}"
         if layout.view is not None and not layout.view.has_inverse:
             what += (f"; their t-SNE (perplexity {shown.perplexity:.0f}, seed {shown.view_seed}) is a view only: "
