@@ -61,7 +61,8 @@ def evaluate(args: argparse.Namespace) -> int:
 def data(args: argparse.Namespace) -> int:
     if args.data_command == "list":
         for info in list_datasets(args.data_dir):
-            where = str(info.location) if info.available else "not downloaded"
+            missing = "not made yet" if info.name == "shapes" else "not downloaded"
+            where = str(info.location) if info.available else missing
             print(f"{info.name:<14} {info.title:<16} {where}")
         print("Also: idx:FOLDER (MNIST-format IDX files) and images:FOLDER (one sub-folder per class); "
               "`vaestudio data make shapes` makes the shapes dataset.")
