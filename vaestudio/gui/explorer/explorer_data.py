@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtWidgets import QFileDialog
 
-from vaestudio.core.data.datasets import NAMED_DATASETS, fetch_dataset, load_split
+from vaestudio.core.data.datasets import NAMED_DATASETS, dataset_title, fetch_dataset, load_split
 from vaestudio.core.data.factors import Factors
 from vaestudio.core.data.folders import dataset_in_folder
 from vaestudio.core.errors import DatasetError
@@ -83,7 +83,7 @@ class ExplorerData:
         self.latent_map.show_banner(
             f"<b>No test images to place on the map:</b> {first_sentence}.<br>The decoder preview, the background "
             "grid and sampling still work from the model alone (details in the tooltip).", message,
-            f"Fetch {NAMED_DATASETS[spec].title}" if spec in NAMED_DATASETS else None)
+            f"Fetch {dataset_title(spec)}" if spec in NAMED_DATASETS or spec == "cifar10" else None)
         self.latent_map.clear_points()
         self.latent_map.set_message("No data points: click anywhere to decode")
         self.sample_view.clear("No test images")
