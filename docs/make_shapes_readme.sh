@@ -3,7 +3,7 @@
 # of samples, reconstructions, a traversal whose rows name the factor each dimension follows, and
 # the latent map coloured by a factor. Only the project's own commands (and the explorer, offscreen).
 #
-#   docs/make_shapes_readme.sh [DATA_FOLDER]     (default: a new temporary folder; ~10 min on 2 cores)
+#   docs/make_shapes_readme.sh [DATA_FOLDER]     (default: a new temporary folder; 10-30 min on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ -z "${PYTHON:-}" ]]; then
@@ -16,7 +16,7 @@ mkdir -p "$OUT"
 vaestudio() { "$PYTHON" -m vaestudio "$@"; }
 
 vaestudio data make shapes --size 64 --seed 0 --data-dir "$DATA"
-vaestudio train --dataset shapes --data-dir "$DATA" --latent-dim 8 --hidden 256 --epochs 30 --batch-size 64 \
+vaestudio train --dataset shapes --data-dir "$DATA" --latent-dim 8 --hidden 256 --epochs 20 --batch-size 64 \
     --lr 1e-3 --kl-warmup 3 --seed 1 --quiet --out "$MODEL"
 vaestudio eval "$MODEL" --data-dir "$DATA"
 vaestudio sheet "$MODEL" --kind samples --rows 3 --cols 10 --scale 2 --seed 3 --out "$OUT/shapes-samples.png"

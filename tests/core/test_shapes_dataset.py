@@ -207,3 +207,26 @@ def test_dataset_titles() -> None:
 
     assert [dataset_title(spec) for spec in ("mnist", "cifar10", "shapes", "images:/data/sprites")] == [
         "MNIST", "CIFAR-10", "Shapes", "sprites"]
+
+
+def test_factor_groups_levels_and_ranges() -> None:
+    from vaestudio.core.data.factors import factor_groups
+
+    values = np.array([[0, 0.0], [2, 0.5], [1, 1.0], [2, 0.26]], np.float32)
+    factors = Factors(["shape", "x"], values, {"shape": ["a", "b", "c"]})
+    groups, names, ordered = factor_groups(factors, "shape", np.array([3, 0]))
+    assert groups.tolist() == [2, 0] and names == ["a", "b", "c"] and not ordered
+    groups, names, ordered = factor_groups(factors, "x", bins=4)
+    assert groups.tolist() == [0, 2, 3, 1] and ordered and names[0] == "0.00-0.25" and names[3] == "0.75-1.00"
+
+
+def test_colour_drawing_is_averaged_down_per_channel() -> None:
+    from vaestudio.core.latent.reconstruction import colour_drawing_to_image
+
+    picture = np.zeros((128, 128, 3), np.float32)
+    picture[:64, :, 0] = 1.0  # the top half red
+    image = colour_drawing_to_image(picture, 32)
+    assert image.shape == (32, 32, 3) and image.dtype == np.uint8
+    assert (image[:16, :, 0] == 255).all() and (image[16:] == 0).all() and (image[..., 1:] == 0).all()
+    with pytest.raises(ValueError, match="does not divide"):
+        colour_drawing_to_image(np.zeros((100, 100, 3), np.float32), 32)
