@@ -56,7 +56,7 @@ def main() -> None:
     session.load_saved(open_model(args.model), "file")
     panel = ExplorerPanel(session, data_dir=args.data_dir)
     panel.setWindowTitle("VAE Studio: latent explorer")
-    panel.resize(1360, 860)
+    panel.resize(1440, 900)
     panel.show()
     wait_for(panel.mapUpdated)
     panel.colour_box.setCurrentText(args.factor)
