@@ -11,7 +11,6 @@ import numpy as np
 
 from vaestudio.core.data.factors import factor_groups
 from vaestudio.core.data.shapes import COLOURS as SHAPE_COLOURS
-from vaestudio.core.latent.sheets import colormap_table
 from vaestudio.core.latent.space import LatentMapData
 
 
@@ -51,6 +50,8 @@ class PointColours:
         if not ordered:
             named = [SHAPE_COLOURS.get(name) for name in names]
             return groups, names, None if None in named else [_hex(rgb) for rgb in named]
+        from vaestudio.core.latent.sheets import colormap_table  # the sheets load when first needed, not at start-up
+
         table = colormap_table("viridis")
         return groups, names, [_hex(table[step]) for step in np.linspace(0, 255, len(names)).round().astype(int)]
 
