@@ -139,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         from vaestudio.cli import commands, train_command
         handler = {"train": train_command.train, "eval": commands.evaluate, "data": commands.data,
                    "sheet": commands.sheet, "export": commands.export_table}[args.command]
+        args.argv = argv  # `train --nproc N` starts this same command in each of its processes
         return handler(args)
     except VaeStudioError as error:
         print(f"vaestudio: error: {error}", file=sys.stderr)

@@ -8,11 +8,15 @@ the core when they run.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from vaestudio.core.models.model_files import SavedModel
     from vaestudio.core.models.training_config import TrainingConfig
     from vaestudio.core.training.run import TrainingRun
 
@@ -43,6 +47,10 @@ def add_train_command(commands, add_data_options) -> None:
                        "or the resumed file)")
     train.add_argument("--resume", metavar="MODEL", help="continue training a saved model")
     train.add_argument("--quiet", action="store_true", help="no progress output, only each epoch's results")
+    train.add_argument("--nproc", type=int, default=1, metavar="N",
+                       help="train with N processes on this machine (DistributedDataParallel, started through "
+                            "torchrun's launcher; one per GPU, or on the CPUs with --device cpu). For several "
+                            "machines run torchrun -m vaestudio train ... on each (see the README)")
     add_data_options(train)
 
 
@@ -58,15 +66,12 @@ def training_config(args: argparse.Namespace) -> TrainingConfig:
     ).validate()
 
 
-def train(args: argparse.Namespace) -> int:
-    from vaestudio.cli.run_progress import ConsoleProgress
-    from vaestudio.core.console import format_duration
+def prepare_training(args: argparse.Namespace) -> tuple[TrainingConfig, SavedModel | None, Path]:
+    """The run's settings, the model it resumes (if any) and where it saves: checked before any data is read."""
     from vaestudio.core.errors import ConfigError
     from vaestudio.core.models.model_files import check_model_path, open_model
     from vaestudio.core.models.training_config import TrainingConfig
     from vaestudio.core.training.devices import resolve_device
-    from vaestudio.core.training.run import TrainingRun
-    from vaestudio.core.training.trainer import TrainingDivergedError
 
     resolve_device(args.device)  # before a model file or any data is read
     resume = open_model(args.resume) if args.resume else None
@@ -80,23 +85,41 @@ def train(args: argparse.Namespace) -> int:
     else:
         config = training_config(args)
     out = check_model_path(args.out or args.resume or "model.safetensors")
+    return config, resume, out
+
+
+def train(args: argparse.Namespace) -> int:
+    if args.nproc != 1 or os.environ.get("WORLD_SIZE", "1") != "1":  # several processes: DDP
+        from vaestudio.cli import distributed_train
+
+        return distributed_train.train(args)
+    return train_one_process(args)
+
+
+def train_one_process(args: argparse.Namespace) -> int:
+    from vaestudio.cli.run_progress import ConsoleProgress
+    from vaestudio.core.console import format_duration
+    from vaestudio.core.training.run import TrainingRun
+    from vaestudio.core.training.trainer import TrainingDivergedError
+
+    config, resume, out = prepare_training(args)
     run = TrainingRun(config, out=out, resume=resume, data_dir=args.data_dir)
     run.add_observer(ConsoleProgress(quiet=args.quiet))
     started = time.perf_counter()
     try:
         run.execute()
     except TrainingDivergedError:
-        print(_kept_message(run, out), file=sys.stderr)
+        print(kept_message(run, out), file=sys.stderr)
         raise
     except KeyboardInterrupt:
-        print(f"\nInterrupted during epoch {run.epoch + 1}: {_kept_message(run, out)}", file=sys.stderr)
+        print(f"\nInterrupted during epoch {run.epoch + 1}: {kept_message(run, out)}", file=sys.stderr)
         return 130
     print(f"Saved {out} after {run.epoch} epochs in {format_duration(time.perf_counter() - started)}.",
           file=sys.stderr)
     return 0
 
 
-def _kept_message(run: TrainingRun, out) -> str:
+def kept_message(run: TrainingRun, out) -> str:
     """What is on disk after a run ended early: every epoch end was saved, a partial epoch never is."""
     if run.epochs_trained_here > 0:
         return f"the model after epoch {run.epoch} is saved in {out}; continue with --resume {out}."

@@ -13,6 +13,7 @@ them. Events (methods of `RunObserver`) are called on the thread that executes t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -90,7 +91,7 @@ class TrainingRun:
 
     def __init__(self, config: TrainingConfig, *, out: str | Path | None = None, resume: SavedModel | None = None,
                  data: DatasetSplits | None = None, data_dir: str | Path | None = None,
-                 download: bool = True) -> None:
+                 download: bool = True, trainer_type: Callable[..., Trainer] = Trainer) -> None:
         self.config = config.validate()
         self.out = Path(out) if out is not None else None
         self.history = resume.history if resume is not None else TrainingHistory()
@@ -106,6 +107,7 @@ class TrainingRun:
         self._data = data
         self._data_dir = data_dir
         self._download = download
+        self._trainer_type = trainer_type  # a Trainer, or a DistributedTrainer bound to its process group
         self._observers: list[RunObserver] = []
 
     # --- observers and control (any thread) ---
@@ -205,7 +207,7 @@ class TrainingRun:
                                 progress=self._on_data_progress, image_size=size, channels=channels)
         if self.control.stop_requested:
             raise _StoppedWhileLoading
-        self.trainer = trainer = Trainer(self.config, data, model=resume.model if resume else None,
+        self.trainer = trainer = self._trainer_type(self.config, data, model=resume.model if resume else None,
                           optimizer_state=resume.optimizer_state if resume else None, history=self.history,
                           start_epoch=self.start_epoch, control=self.control,
                           rng_state=resume.rng_state if resume else None)

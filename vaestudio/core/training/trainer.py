@@ -21,12 +21,12 @@ import torch
 
 from vaestudio.core.data.datasets import DatasetSplits
 from vaestudio.core.errors import ConfigError, ModelFileError, TrainingError
-from vaestudio.core.models.history import EpochResult, StepProgress, TrainingHistory
+from vaestudio.core.models.history import EpochResult, EvaluationResult, StepProgress, TrainingHistory
 from vaestudio.core.models.networks import VAE, build_model
 from vaestudio.core.models.training_config import TrainingConfig
 from vaestudio.core.training.devices import resolve_device
 from vaestudio.core.training.evaluation import evaluate, to_pixels
-from vaestudio.core.training.steps import choose_step
+from vaestudio.core.training.steps import AutogradStep, FusedMLPStep, choose_step
 
 
 class TrainingControl:
@@ -124,7 +124,7 @@ class Trainer:
         self.model = model.to(self.device)
         self.model.train()
         self.generator = run_generator(self.device, config.seed + start_epoch, state=rng_state, after_init=after_init)
-        self.step = choose_step(self.model, config.lr, fused=config.fused_step)
+        self.step = self._make_step()
         self.optimizer = self.step.optimizer
         if optimizer_state is not None:
             try:
@@ -200,7 +200,7 @@ class Trainer:
             self.history.record_step(progress)
             yield progress
         seconds = time.perf_counter() - started - paused_seconds
-        test = evaluate(self.model, self.test_images, pixels=config.pixels, seed=config.seed)
+        test = self._evaluate()
         self.model.train()
         self.epoch = epoch
         self._epoch_start = None  # the epoch is complete: nothing left to rewind
@@ -208,6 +208,14 @@ class Trainer:
                              test, seconds, count / max(seconds, 1e-9))
         self.history.epochs.append(result)
         return result
+
+    def _make_step(self) -> AutogradStep | FusedMLPStep:
+        """The step strategy (steps.py); a trainer of several processes (distributed.py) brings its own."""
+        return choose_step(self.model, self.config.lr, fused=self.config.fused_step)
+
+    def _evaluate(self) -> EvaluationResult:
+        """The test-set figures at an epoch end."""
+        return evaluate(self.model, self.test_images, pixels=self.config.pixels, seed=self.config.seed)
 
     def _step(self, x: torch.Tensor, epoch: int, step: int, batch: int, started: float,
               paused_seconds: float) -> StepProgress:
