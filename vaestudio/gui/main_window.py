@@ -41,6 +41,7 @@ from vaestudio.gui.model_file_actions import (
     write_model_file,
 )
 from vaestudio.gui.model_session import ModelSession
+from vaestudio.gui.training.follow import RunFollowing
 from vaestudio.gui.training.kl_bars import KLBars
 from vaestudio.gui.training.loss_plot import LossPlot, batches_per_epoch
 from vaestudio.gui.training.run_panel import TrainingPanel
@@ -52,7 +53,8 @@ if TYPE_CHECKING:  # the training thread's modules load when a run starts, not w
 
 log = logging.getLogger(__name__)
 RUN_DOCK_WIDTH = (250, 290)  # the Run dock's least and first width: the rest of a 1280-pixel screen for the panels
-ORIGIN_TITLES = {"trained": "trained here", "file": "opened from a file", "bundled": "bundled"}
+ORIGIN_TITLES = {"trained": "trained here", "file": "opened from a file", "bundled": "bundled",
+                 "followed": "following its run"}
 
 
 class TrainingView(QSplitter):
@@ -133,6 +135,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.model_status)
         self.statusBar().addPermanentWidget(self.device_status)
         self._show_device(device_label(resolve_device("auto")))
+        self.following = RunFollowing(self)  # File > Follow run…: a run that trains elsewhere
         self.menus = WindowMenus(self)
         self._set_file_actions()
 

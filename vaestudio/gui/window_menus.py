@@ -51,6 +51,11 @@ class WindowMenus:
                                       QKeySequence.StandardKey.SaveAs)
         if self.save_action.shortcut().isEmpty():
             self.save_action.setShortcut(QKeySequence("Ctrl+Shift+S"))
+        self.follow_action = add_action(window, menu, "&Follow run…", window.following.choose_file)
+        self.follow_folder_action = add_action(window, menu, "Follow run fol&der…", window.following.choose_folder)
+        for action in (self.follow_action, self.follow_folder_action):
+            action.setToolTip("Show a run that trains elsewhere (another process, a server writing to a shared "
+                              "folder) as its model file records each epoch")
         add_action(window, menu, "Open dataset &folder…", window.panel.choose_folder)
         self._file_extras = menu.addSeparator()
         menu.addSeparator()
@@ -113,5 +118,6 @@ class WindowMenus:
 
     def enable_file_actions(self, training: bool, has_model: bool) -> None:
         """Open only between runs; Save as once a model is loaded."""
-        self.open_action.setEnabled(not training)
+        for action in (self.open_action, self.follow_action, self.follow_folder_action):
+            action.setEnabled(not training)
         self.save_action.setEnabled(has_model)
