@@ -42,6 +42,7 @@ def map_shows(window, model) -> bool:
 
 def test_the_window_follows_a_file_another_process_rewrites(full_window, qtbot, tiny_dataset, tmp_path):  # noqa: F811
     window = full_window
+    assert window.loss_plot is not None  # the Training tab's plots built: they follow every epoch read
     errors = []
     error_reporter.shown.connect(lambda title, message: errors.append((title, message)))
     shown_epochs = []
@@ -67,7 +68,6 @@ def test_the_window_follows_a_file_another_process_rewrites(full_window, qtbot, 
         torch.testing.assert_close(window.session.model.state_dict()[name], value)
     qtbot.waitUntil(lambda: map_shows(window, final.model), timeout=TIMEOUT)  # the map: the last epoch, not stale
     assert not errors
-    print("epochs shown:", shown_epochs)
     window.following.stop()
 
 

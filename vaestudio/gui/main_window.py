@@ -358,11 +358,16 @@ class MainWindow(QMainWindow):
         if self.run is not None and not self.run.alive:
             self.run = None  # the window now shows this model, not the last run
         self.panel.show_model(saved)
-        self._batches_per_epoch = batches_per_epoch(saved.history, saved.training.batch_size)
-        if self._loss_plot is not None:
-            self._loss_plot.show_history(saved.history, self._batches_per_epoch)
-            self._show_last_kl()
+        self.show_saved_history(saved.history, saved.training.batch_size)
         self._set_file_actions()
+
+    def show_saved_history(self, history: TrainingHistory, batch_size: int) -> None:
+        """Plot a saved run's history (opened, or a followed run's newest epoch): now if the Training tab is
+        built, else when it is."""
+        self._batches_per_epoch = batches_per_epoch(history, batch_size)
+        if self._loss_plot is not None:
+            self._loss_plot.show_history(history, self._batches_per_epoch)
+            self._show_last_kl()
 
     def save_model_file(self, path: str | Path) -> bool:
         """Save the loaded model (for a run trained here: its autosaved file, optimiser state included)."""

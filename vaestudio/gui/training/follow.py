@@ -225,10 +225,7 @@ class RunFollowing(QObject):
         else:  # the next epoch of the same run: new weights, as at a local run's epoch end
             session.training, session.class_names = saved.training, list(saved.class_names)
             session.update_weights(saved.model.state_dict(), saved.epoch, saved.history)
-            window.loss_plot.set_history(saved.history, saved.training.batch_size)
-            if saved.history.epochs:
-                test = saved.history.epochs[-1].test
-                window.kl_bars.show_kl(test.kl_per_dim, test.active_units)
+            window.show_saved_history(saved.history, saved.training.batch_size)
         if saved.history.epochs:
             window.panel.show_epoch(saved.history.epochs[-1])
         window.panel.show_status(f"Following {saved.source}: epoch {saved.epoch} of {saved.training.epochs}, "
