@@ -178,6 +178,16 @@ def test_settings_are_checked_once_before_any_process_starts(digits, tmp_path, c
     assert "--nproc must be from 1 to" in capsys.readouterr().err
 
 
+def test_under_torchrun_an_error_every_rank_meets_is_said_once(digits, tmp_path):
+    out = tmp_path / "never.safetensors"
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                             "-m", "vaestudio", *train_args(digits, out, "--latent-dim", "500")],
+                            env=environment(), capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert result.stderr.count("Latent size 500 is out of range") == 1, result.stderr
+    assert not out.exists() and no_process_left(str(out))
+
+
 @pytest.mark.parametrize("environ, place", [
     ({}, None),
     ({"RANK": "0", "WORLD_SIZE": "1"}, None),

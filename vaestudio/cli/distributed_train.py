@@ -18,15 +18,16 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
-from pathlib import Path
+from typing import TypeVar
 
 from vaestudio.cli.train_command import kept_message, prepare_training, train_one_process
 from vaestudio.core.console import ProgressBar
-from vaestudio.core.errors import ConfigError, DatasetError, VaeStudioError
+from vaestudio.core.errors import ConfigError, VaeStudioError
 
 MAX_PROCESSES = 512
+T = TypeVar("T")
 LAUNCHER_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")  # the launcher installs handlers for these
 
 
@@ -140,21 +141,18 @@ def _fetch_named_dataset(spec: str, data_dir: str | None, *, show: bool) -> None
 # --- one rank -----------------------------------------------------------------------------------------------
 
 def train_as_rank(args: argparse.Namespace, place) -> int:
-    """Train as rank `place.rank` of a torchrun launch; rank 0 prints and saves."""
+    """Train as rank `place.rank` of a torchrun launch; rank 0 prints and saves.
+
+    An error every rank meets alike (a setting, a missing file) is printed by rank 0 alone; one
+    that a rank meets on its own, by that rank, named.
+    """
     from vaestudio.core.training.distributed import rank_device
 
-    if args.nproc > 1 and args.nproc != place.local_world_size:
-        raise ConfigError(f"--nproc {args.nproc} asks for {args.nproc} processes but torchrun started "
-                          f"{place.local_world_size} on this machine: under torchrun leave --nproc out.")
     try:
-        config, resume, out = prepare_training(args)
-    except VaeStudioError:
-        if place.is_main:
-            raise
-        return 2  # the same settings fail on every rank: rank 0 says why
-    try:
-        device = rank_device(config.device, place)
-        return _train_in_group(args, place, device, config, resume, out)
+        if args.nproc > 1 and args.nproc != place.local_world_size:
+            raise ConfigError(f"--nproc {args.nproc} asks for {args.nproc} processes but torchrun started "
+                              f"{place.local_world_size} on this machine: under torchrun leave --nproc out.")
+        return _train_in_group(args, place, rank_device(args.device, place))
     except _ReportedElsewhere:
         return 2
     except VaeStudioError as error:
@@ -164,7 +162,23 @@ def train_as_rank(args: argparse.Namespace, place) -> int:
         return 2
 
 
-def _train_in_group(args, place, device, config, resume, out: Path) -> int:
+def _agree(group, attempt: Callable[[], T]) -> T:
+    """`attempt()` on every rank; if it fails anywhere, every rank ends: the rank with the error says it (rank 0
+    alone for an error all ranks share), the others end quietly."""
+    try:
+        value, error = attempt(), None
+    except VaeStudioError as failure:
+        value, error = None, failure
+    messages = group.gather(None if error is None else str(error))
+    group.leaving_together = any(message is not None for message in messages)
+    if error is not None and (group.place.is_main or messages[0] != str(error)):
+        raise error
+    if any(message is not None for message in messages):
+        raise _ReportedElsewhere
+    return value
+
+
+def _train_in_group(args, place, device) -> int:
     from vaestudio.cli.run_progress import ConsoleProgress
     from vaestudio.core.console import format_duration
     from vaestudio.core.training.distributed import DistributedTrainer, ProcessGroup
@@ -172,7 +186,9 @@ def _train_in_group(args, place, device, config, resume, out: Path) -> int:
     from vaestudio.core.training.trainer import TrainingDivergedError
 
     with ProcessGroup(place, device) as group:
-        _fetch_once_per_machine(group, config.dataset, args.data_dir)
+        config, resume, out = _agree(group, lambda: prepare_training(args))
+        _agree(group, lambda: _fetch_named_dataset(config.dataset, args.data_dir, show=place.is_main)
+               if place.local_rank == 0 else None)  # once per machine, before any rank reads it
         run = TrainingRun(config, out=out if place.is_main else None, resume=resume, data_dir=args.data_dir,
                           trainer_type=partial(DistributedTrainer, group=group))
         if place.is_main:
@@ -181,6 +197,7 @@ def _train_in_group(args, place, device, config, resume, out: Path) -> int:
         try:
             outcome = run.execute()
         except TrainingDivergedError:  # found at the same step by every rank
+            group.leaving_together = True
             if not place.is_main:
                 raise _ReportedElsewhere from None
             print(kept_message(run, out), file=sys.stderr)
@@ -206,18 +223,3 @@ def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     text = text.rpartition("RuntimeError: ")[2]  # gloo's error as DDP's callback wraps it
     return re.sub(r"\[[^\]]*\]\s*", "", text)[:160]
-
-
-def _fetch_once_per_machine(group, spec: str, data_dir: str | None) -> None:
-    """Local rank 0 downloads a missing named dataset while the others wait, so they never download it at once."""
-    error = None
-    if group.place.local_rank == 0:
-        try:
-            _fetch_named_dataset(spec, data_dir, show=group.place.is_main)
-        except VaeStudioError as failure:
-            error = str(failure)
-    errors = group.gather(error)
-    if error is not None:
-        raise DatasetError(error)
-    if any(message is not None for message in errors):
-        raise _ReportedElsewhere

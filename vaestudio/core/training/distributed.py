@@ -126,6 +126,7 @@ class ProcessGroup:
         self.backend = "nccl" if device.type == "cuda" and dist.is_nccl_available() else "gloo"
         self._stop = threading.Event()
         self._previous_handlers: dict[int, object] = {}
+        self.leaving_together = False  # set when every rank ends on the same error (they agreed on it)
 
     @property
     def stop_requested(self) -> bool:
@@ -153,12 +154,15 @@ class ProcessGroup:
                 self._previous_handlers[signal_number] = signal.signal(signal_number, self.request_stop)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, error_type: type | None, *exc: object) -> None:
         for signal_number, handler in self._previous_handlers.items():
             signal.signal(signal_number, handler)
         self._previous_handlers.clear()
-        if dist.is_initialized():
-            dist.destroy_process_group()
+        if not dist.is_initialized():
+            return
+        if error_type is None or self.leaving_together:  # gloo may abort a rank that leaves before the others
+            dist.barrier()
+        dist.destroy_process_group()
 
     def from_main(self, value: object) -> object:
         """Rank 0's `value` on every rank (any picklable object)."""
