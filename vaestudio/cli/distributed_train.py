@@ -65,17 +65,18 @@ def launch_on_this_machine(args: argparse.Namespace) -> int:
     _fetch_named_dataset(config.dataset, args.data_dir, show=True)
     threads = max(1, cpu_cores() // nproc) if device.type == "cpu" else 1
     launcher = get_args_parser().parse_args(["--standalone", f"--nproc-per-node={nproc}", "--module", "vaestudio"])
-    launcher.training_script_args = list(args.argv)  # not parsed: the launcher's parser would take --nproc for its own
+    # the same command for every process; not parsed: the launcher's parser would take --nproc for its own
+    launcher.training_script_args = list(getattr(args, "argv", None) or sys.argv[1:])
+    each = f", {threads} thread{'s' if threads > 1 else ''} each" if device.type == "cpu" else ""
     print(f"Starting {nproc} training processes ({'CPU, gloo' if device.type == 'cpu' else 'one per GPU, NCCL'}"
-          f"{f', {threads} threads each' if device.type == 'cpu' else ''}) with torch.distributed.run.",
-          file=sys.stderr)
+          f"{each}) with torch.distributed.run.", file=sys.stderr)
     with _environment(OMP_NUM_THREADS=str(threads)), _kept_signal_handlers():
         try:
             run(launcher)
         except ChildFailedError as error:
             return _failed_exit_code(error)
         except SignalException as error:
-            print(f"vaestudio: interrupted ({signal.Signals(error.sigval).name}).", file=sys.stderr)
+            print(f"vaestudio: interrupted ({_signal_name(error.sigval)}).", file=sys.stderr)
             return 130
     return 0
 
@@ -85,10 +86,17 @@ def _failed_exit_code(error) -> int:
     rank, failure = error.get_first_failure()
     code = failure.exitcode
     if code not in (1, 2, 130):  # not one of ours: killed by a signal, or an uncaught error
-        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"ended with exit code {code}"
+        how = f"was killed by {_signal_name(-code)}" if code < 0 else f"ended with exit code {code}"
         print(f"vaestudio: error: training process {rank} {how}; the others were stopped. Every completed epoch "
               "is saved.", file=sys.stderr)
     return code if code > 0 else 1
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 @contextlib.contextmanager
