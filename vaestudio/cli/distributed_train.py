@@ -126,10 +126,10 @@ def _kept_signal_handlers() -> Iterator[None]:
 
 
 def _fetch_named_dataset(spec: str, data_dir: str | None, *, show: bool) -> None:
-    """Download a named dataset if it is not here yet (folders of files need nothing)."""
+    """Download (or make, for shapes) a named dataset that is not here yet; folders of files need nothing."""
     from vaestudio.core.data.datasets import fetch_dataset, parse_dataset_spec
 
-    if parse_dataset_spec(spec).kind != "named":
+    if parse_dataset_spec(spec).kind in ("idx", "images"):
         return
     bar = ProgressBar()
 
