@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -198,6 +199,9 @@ class DistributedStep:
         self.group = group
         self.control = control
         device_ids = [group.device.index] if group.device.type == "cuda" else None
+        # A conv layer of one input channel has weights whose strides differ from DDP's bucket layout in a
+        # dimension of size one (the same memory order); DDP warns about it at the first step, needlessly.
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
         self.network = DistributedDataParallel(model, device_ids=device_ids)
         self.network.register_comm_hook(None, _sum_gradients)
         self.optimizer: torch.optim.Adam = make_optimizer(model, lr)
