@@ -72,9 +72,9 @@ def test_unwritable_folder_gives_clear_error(trained, tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"", "is not a VAE Studio model file \\(it is only 0 bytes long\\)"),
-    (b"hello world, not a model", "is not a VAE Studio model file \\(no safetensors header\\)"),
-    (b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\": 1}        ", "is damaged or not a model file"),
+    (b"", "this file is not a valid model file: it is only 0 bytes long"),
+    (b"hello world, not a model", "this file is not a valid model file: no safetensors header"),
+    (b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\": 1}        ", "not a valid model file: tensor 'a' has no description"),
 ])
 def test_garbage_files(tmp_path, content, message):
     path = tmp_path / "bad.safetensors"
@@ -99,7 +99,8 @@ def test_missing_file(tmp_path):
 def test_truncated_model_file(trained, tmp_path):
     path = save_model(tmp_path / "m.safetensors", trained.model, trained.config, epoch=1)
     path.write_bytes(path.read_bytes()[:-100])
-    with pytest.raises(ModelFileError, match="is damaged or not a model file"):
+    with pytest.raises(ModelFileError, match="not a valid model file: .* outside the file's .* bytes of data "
+                       "\\(is it cut short\\?\\)"):
         open_model(path)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from vaestudio.core.data.datasets import fetch_dataset, list_datasets, load_spli
 from vaestudio.core.data.paths import default_data_dir
 from vaestudio.core.data.shapes import make_shapes
 from vaestudio.core.errors import ConfigError
+from vaestudio.core.models.history import MAX_IWAE_SAMPLES
 from vaestudio.core.models.model_files import open_model
 from vaestudio.core.training.devices import resolve_device
 from vaestudio.core.training.evaluation import evaluate as evaluate_model
@@ -28,9 +30,20 @@ def _print_progress(bar: ProgressBar):
     return show
 
 
+def finite_or_null(value):
+    """`value` with every NaN or infinite float replaced by None: JSON has no Infinity or NaN."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_null(item) for item in value]
+    return value
+
+
 def evaluate(args: argparse.Namespace) -> int:
-    if args.iwae_samples < 0:
-        raise ConfigError("--iwae-samples must be 0 or more.")
+    if not 0 <= args.iwae_samples <= MAX_IWAE_SAMPLES:
+        raise ConfigError(f"--iwae-samples must be from 0 to {MAX_IWAE_SAMPLES:,} (got {args.iwae_samples}).")
     device = resolve_device(args.device)
     saved = open_model(args.model)
     dataset = args.dataset or saved.training.dataset
@@ -42,7 +55,7 @@ def evaluate(args: argparse.Namespace) -> int:
     summary = {"model": str(args.model), "dataset": dataset, "epoch": saved.epoch,
                "model_config": saved.config.to_dict(), **result.to_dict()}
     if args.json:
-        print(json.dumps(summary))
+        print(json.dumps(finite_or_null(summary), allow_nan=False))
         return 0
     config = saved.config
     shape = f"{config.image_size}x{config.image_size} {'grayscale' if config.channels == 1 else 'colour'}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import time
@@ -11,13 +12,19 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 
 from vaestudio.core.data.paths import atomic_output, runs_dir
 from vaestudio.core.errors import VaeStudioError
-from vaestudio.core.models.model_files import SavedModel, open_model, save_model
+from vaestudio.core.models.model_files import (
+    SavedModel,
+    not_a_model_file,
+    open_model,
+    save_model,
+)
 from vaestudio.core.models.training_config import TrainingConfig
 from vaestudio.gui.model_session import ModelSession
 from vaestudio.gui.widgets import dialogs
 
 MODEL_FILTER = "VAE Studio models (*.safetensors);;PyTorch example state_dicts (*.pt *.pth);;All files (*)"
 SAVE_FILTER = "VAE Studio models (*.safetensors)"
+log = logging.getLogger(__name__)
 
 
 def new_run_folder(config: TrainingConfig) -> Path:
@@ -38,7 +45,10 @@ def read_model_file(parent: QWidget, path: str | Path) -> SavedModel | None:
         return open_model(path)
     except VaeStudioError as error:
         dialogs.show_error(parent, "The model file could not be opened.", str(error))
-        return None
+    except Exception as error:  # open_model means to raise only ModelFileError; never a traceback
+        log.exception("opening %s failed unexpectedly", path)
+        dialogs.show_error(parent, "The model file could not be opened.", str(not_a_model_file(path, error)))
+    return None
 
 
 def write_model_file(parent: QWidget, path: str | Path, session: ModelSession, autosaved: Path | None) -> bool:

@@ -46,6 +46,7 @@ from vaestudio.core.latent.space import (
 )
 from vaestudio.core.latent.tables import dimension_name
 from vaestudio.core.models.networks import IMAGE_SIZE, VAE
+from vaestudio.core.models.training_config import SEED_RANGE
 
 KINDS = ("samples", "manifold", "interpolation", "reconstructions", "traversal")
 INTERPOLATION_METHODS = ("linear", "slerp")
@@ -101,6 +102,8 @@ class SheetSpec:
                                        ("frame time (ms)", self.frame_ms, 10, 60_000)):
             if not low <= int(value) <= high:
                 raise ConfigError(f"Sheet {name} must be between {low} and {high} (got {value}).")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not SEED_RANGE[0] <= self.seed <= SEED_RANGE[1]:
+            raise ConfigError(f"The seed must be a whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]} (got {self.seed}).")
         if self.kind == "interpolation" and self.cols < 2:
             raise ConfigError("An interpolation needs at least 2 columns (its start and end).")
         if self.method not in INTERPOLATION_METHODS:

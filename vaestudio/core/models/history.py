@@ -8,6 +8,11 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from vaestudio.core.models import fields
+
+MAX_LIST = 1_000_000  # entries of a list read from a file (per-dimension KL, epochs)
+MAX_IWAE_SAMPLES = 10_000  # K of the importance-weighted bound: the CLI's limit and a file's
+
 
 @dataclass
 class EvaluationResult:
@@ -33,8 +38,19 @@ class EvaluationResult:
 
     @classmethod
     def from_dict(cls, values: dict) -> "EvaluationResult":
-        known = {key: values[key] for key in cls.__dataclass_fields__ if key in values}
-        return cls(**known)
+        """The result in `values` (parsed JSON), checked by type (`ConfigError` if wrong).
+
+        Losses may be infinite (a bad model's honest score); counts are whole and not negative.
+        """
+        values = fields.as_mapping(values, "a test result")
+        return cls(loss=fields.number(values, "loss", finite=False),
+                   reconstruction=fields.number(values, "reconstruction", finite=False),
+                   kl=fields.number(values, "kl", finite=False),
+                   kl_per_dim=fields.number_list(values, "kl_per_dim", MAX_LIST, default=[]),
+                   active_units=fields.integer(values, "active_units", 0, MAX_LIST, default=0),
+                   iwae=fields.optional_number(values, "iwae", finite=False),
+                   iwae_samples=fields.integer(values, "iwae_samples", 0, MAX_IWAE_SAMPLES, default=0),
+                   images=fields.integer(values, "images", 0, 2**40, default=0))
 
 
 @dataclass
@@ -72,8 +88,15 @@ class EpochResult:
 
     @classmethod
     def from_dict(cls, values: dict) -> "EpochResult":
-        known = {key: values[key] for key in cls.__dataclass_fields__ if key in values and key != "test"}
-        return cls(test=EvaluationResult.from_dict(values["test"]), **known)
+        """The epoch in `values` (parsed JSON), checked by type and range (`ConfigError` if wrong)."""
+        values = fields.as_mapping(values, "an epoch result")
+        return cls(epoch=fields.integer(values, "epoch", 1, MAX_LIST), epochs=fields.integer(values, "epochs", 1, MAX_LIST),
+                   train_loss=fields.number(values, "train_loss", finite=False),
+                   train_reconstruction=fields.number(values, "train_reconstruction", finite=False),
+                   train_kl=fields.number(values, "train_kl", finite=False),
+                   test=EvaluationResult.from_dict(fields.as_mapping(values.get("test"), "test")),
+                   seconds=fields.number(values, "seconds", 0.0, default=0.0),
+                   samples_per_second=fields.number(values, "samples_per_second", 0.0, finite=False, default=0.0))
 
 
 @dataclass

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import platform
-import struct
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,15 +21,19 @@ from safetensors.torch import save as save_safetensors_bytes
 
 from vaestudio import __version__
 from vaestudio.core.data.paths import atomic_write_bytes
-from vaestudio.core.errors import ModelFileError
-from vaestudio.core.models.history import EpochResult, TrainingHistory
+from vaestudio.core.errors import ConfigError, ModelFileError, VaeStudioError
+from vaestudio.core.models.history import TrainingHistory
+from vaestudio.core.models.model_schema import (
+    FORMAT,
+    FORMAT_VERSION,
+    HISTORY_KEYS,
+    RNG_KEY,
+    NotOurFormat,
+    read_contents,
+)
 from vaestudio.core.models.networks import VAE, ModelConfig, build_model
+from vaestudio.core.models.safetensors_header import HeaderError, read_checked
 from vaestudio.core.models.training_config import TrainingConfig
-
-FORMAT = "vaestudio-model"
-FORMAT_VERSION = "1"
-HISTORY_KEYS = ("step_loss", "step_reconstruction", "step_kl")
-RNG_KEY = "rng.torch"
 
 
 @dataclass
@@ -115,68 +118,61 @@ def _unreadable(path: Path, error: OSError) -> ModelFileError:
                           "and that you may read it.")
 
 
+def not_a_model_file(path: str | Path, reason: object) -> ModelFileError:
+    """The one message for a file that cannot be used as a model, whatever the reason."""
+    reason = str(reason).strip().splitlines()[0][:300] if str(reason).strip() else type(reason).__name__
+    return ModelFileError(f"{path}: this file is not a valid model file: {reason.rstrip('.')}. Open a model saved by "
+                          "VAE Studio (.safetensors) or a state_dict of the PyTorch example's VAE.")
+
+
 def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     try:
-        data = path.read_bytes()
+        data, _, metadata = read_checked(path)
     except OSError as error:
         raise _unreadable(path, error) from error
-    if len(data) < 8:
-        raise ModelFileError(f"{path} is not a VAE Studio model file (it is only {len(data)} bytes long).")
-    header_length = struct.unpack("<Q", data[:8])[0]
-    if header_length > len(data) - 8 or not data[8:9] == b"{":
-        raise ModelFileError(f"{path} is not a VAE Studio model file (no safetensors header).")
+    except HeaderError as error:
+        raise not_a_model_file(path, error) from None
     try:
-        metadata = json.loads(data[8:8 + header_length]).get("__metadata__") or {}
         tensors = load_safetensors_bytes(data)
-    except (SafetensorError, ValueError, UnicodeDecodeError) as error:
-        raise ModelFileError(f"{path} is damaged or not a model file: {error}.") from error
+    except (SafetensorError, ValueError, RuntimeError, TypeError) as error:
+        raise not_a_model_file(path, f"it is damaged ({error})") from None
     return tensors, metadata
 
 
 def load_model(path: str | Path) -> SavedModel:
-    """Read a VAE Studio model file onto the CPU, whatever device trained it."""
+    """Read a VAE Studio model file onto the CPU, whatever device trained it.
+
+    Everything in it is checked against the schema (model_schema.py) first; any problem, and
+    any unexpected failure while reading, is a `ModelFileError` saying the file is not valid.
+    """
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"No model file at {path}.")
+    try:
+        return _load_model(path)
+    except VaeStudioError:
+        raise
+    except Exception as error:  # a hostile file may make any library fail: never a traceback
+        raise not_a_model_file(path, f"{type(error).__name__}: {error}") from error
+
+
+def _load_model(path: Path) -> SavedModel:
     tensors, metadata = _read_safetensors(path)
-    if metadata.get("format") != FORMAT:
-        raise ModelFileError(f"{path} is a safetensors file but not a VAE Studio model "
-                             "(its metadata has no model configuration).")
-    if metadata.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(f"{path} was written by a newer VAE Studio (format {metadata.get('format_version')}); "
-                             "update VAE Studio to open it.")
     try:
-        config = ModelConfig.from_dict(json.loads(metadata["model_config"])).validate()
-        training = TrainingConfig.from_dict(json.loads(metadata["training_config"]))
-        epochs = [EpochResult.from_dict(item) for item in json.loads(metadata.get("history_epochs", "[]"))]
-        class_names = list(json.loads(metadata.get("class_names", "[]")))
-        epoch = int(metadata.get("epoch", "0"))
-        versions = json.loads(metadata.get("versions", "{}"))
-    except (KeyError, TypeError, ValueError) as error:
-        raise ModelFileError(f"{path} has damaged metadata ({error}).") from error
-    model = build_model(config)
-    weights = {name[len("model."):]: value for name, value in tensors.items() if name.startswith("model.")}
+        contents = read_contents(tensors, metadata)
+    except NotOurFormat as error:
+        raise ModelFileError(f"{path} {error}.") from None
+    except ConfigError as error:
+        raise not_a_model_file(path, error) from None
+    model = build_model(contents.config)
     try:
-        model.load_state_dict(weights)
+        model.load_state_dict(contents.weights)
     except RuntimeError as error:
-        raise ModelFileError(f"{path}: the weights do not match the {config.kind} network it describes.") from error
+        raise not_a_model_file(path, f"the weights do not match the {contents.config.kind} network it describes "
+                                     f"({str(error).splitlines()[-1].strip()[:200]})") from None
     model.eval()
-    history = TrainingHistory(epochs=epochs)
-    for key in HISTORY_KEYS:
-        setattr(history, key, tensors.get(f"history.{key}", torch.zeros(0)).tolist())
-    return SavedModel(model, training, epoch, history, class_names, _optimizer_state(tensors, metadata),
-                      str(path), versions, tensors.get(RNG_KEY))
-
-
-def _optimizer_state(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> dict | None:
-    if "optimizer_param_groups" not in metadata:
-        return None
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for name, value in tensors.items():
-        if name.startswith("optimizer."):
-            _, index, key = name.split(".", 2)
-            state.setdefault(int(index), {})[key] = value
-    return {"state": state, "param_groups": json.loads(metadata["optimizer_param_groups"])}
+    return SavedModel(model, contents.training, contents.epoch, contents.history, contents.class_names,
+                      contents.optimizer_state, str(path), contents.versions, contents.rng_state)
 
 
 PYTORCH_EXAMPLE_KEYS = {
@@ -186,8 +182,21 @@ PYTORCH_EXAMPLE_KEYS = {
 
 
 def import_pytorch_example(path: str | Path) -> SavedModel:
-    """Open a state_dict saved from the PyTorch example's VAE (`torch.save(model.state_dict(), ...)`)."""
+    """Open a state_dict saved from the PyTorch example's VAE (`torch.save(model.state_dict(), ...)`).
+
+    torch.load runs with `weights_only=True`: tensors and plain containers only, never a class
+    or a function, so a crafted archive cannot run code (tests/core/test_hostile_models.py).
+    """
     path = Path(path)
+    try:
+        return _import_pytorch_example(path)
+    except VaeStudioError:
+        raise
+    except Exception as error:  # a hostile file may make any library fail: never a traceback
+        raise not_a_model_file(path, f"{type(error).__name__}: {error}") from error
+
+
+def _import_pytorch_example(path: Path) -> SavedModel:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a file that is not a checkpoint
@@ -198,10 +207,21 @@ def import_pytorch_example(path: str | Path) -> SavedModel:
         raise ModelFileError(f"{path} holds a {type(state).__name__}, not a state_dict of the PyTorch example's VAE.")
     expected = {f"{old}.{kind}" for old in PYTORCH_EXAMPLE_KEYS for kind in ("weight", "bias")}
     if set(state) != expected:
+        found = ", ".join(sorted(str(key)[:40] for key in list(state)[:20])) or "none"
         raise ModelFileError(f"{path} is not the PyTorch example's VAE: expected the keys "
-                             f"{', '.join(sorted(expected))}; found {', '.join(sorted(map(str, state))) or 'none'}.")
+                             f"{', '.join(sorted(expected))}; found {found}.")
+    for key, value in state.items():
+        wanted = 2 if key.endswith("weight") else 1
+        if not isinstance(value, torch.Tensor) or value.dim() != wanted or not value.is_floating_point():
+            what = f"a {value.dim()}-d {value.dtype} tensor" if isinstance(value, torch.Tensor) else type(value).__name__
+            raise not_a_model_file(path, f"{key} is {what}, not a {wanted}-d tensor of floating-point weights")
+        if not bool(torch.isfinite(value).all()):
+            raise not_a_model_file(path, f"{key} holds NaN or infinite values")
     hidden, latent = state["fc1.weight"].shape[0], state["fc21.weight"].shape[0]
-    config = ModelConfig("mlp", latent, hidden).validate()
+    try:
+        config = ModelConfig("mlp", latent, hidden).validate()
+    except ConfigError as error:
+        raise not_a_model_file(path, error) from None
     model = build_model(config)
     renamed = {f"{PYTORCH_EXAMPLE_KEYS[key.split('.')[0]]}.{key.split('.')[1]}": value for key, value in state.items()}
     try:
@@ -214,7 +234,11 @@ def import_pytorch_example(path: str | Path) -> SavedModel:
 
 
 def open_model(path: str | Path) -> SavedModel:
-    """Open either kind of model file, told apart by its first bytes."""
+    """Open either kind of model file, told apart by its first bytes.
+
+    The only exception it raises is `ModelFileError` (and KeyboardInterrupt): every open path
+    (the CLI's eval, sheet, export and train --resume, the window's File > Open model...) uses it.
+    """
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"No model file at {path}.")

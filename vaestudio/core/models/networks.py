@@ -17,6 +17,7 @@ from torch import nn
 
 from vaestudio.core.data.image_shape import CHANNEL_COUNTS, IMAGE_SIZES
 from vaestudio.core.errors import ConfigError
+from vaestudio.core.models import fields
 
 IMAGE_SIZE = 28  # the founding size (MNIST), and that of every model file written before sizes were recorded
 MODEL_KINDS = ("mlp", "conv")
@@ -39,11 +40,13 @@ class ModelConfig:
         if self.kind not in MODEL_KINDS + (AUTO_KIND,):
             raise ConfigError(f"Unknown model type {self.kind!r}: choose one of {', '.join(MODEL_KINDS)}.")
         check_image_shape(self.image_size, self.channels)
+        for name, value in (("Latent size", self.latent_dim), ("Hidden width", self.hidden)):
+            fields.integer_value(value, name)
         low, high = LATENT_RANGE
-        if not low <= int(self.latent_dim) <= high:
+        if not low <= self.latent_dim <= high:
             raise ConfigError(f"Latent size {self.latent_dim} is out of range: choose {low} to {high}.")
         low, high = HIDDEN_RANGE
-        if not low <= int(self.hidden) <= high:
+        if not low <= self.hidden <= high:
             raise ConfigError(f"Hidden width {self.hidden} is out of range: choose {low} to {high}.")
         return self
 
@@ -68,9 +71,15 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":
-        """Files written before image sizes were recorded hold 28x28 grayscale models."""
-        return cls(kind=str(values["kind"]), latent_dim=int(values["latent_dim"]), hidden=int(values["hidden"]),
-                   image_size=int(values.get("image_size", IMAGE_SIZE)), channels=int(values.get("channels", 1)))
+        """The configuration in `values` (parsed JSON), checked by type and range (`ConfigError` if wrong).
+
+        Files written before image sizes were recorded hold 28x28 grayscale models.
+        """
+        values = fields.as_mapping(values, "the model configuration")
+        return cls(kind=fields.text(values, "kind", max_length=64), latent_dim=fields.integer(values, "latent_dim"),
+                   hidden=fields.integer(values, "hidden"),
+                   image_size=fields.integer(values, "image_size", default=IMAGE_SIZE),
+                   channels=fields.integer(values, "channels", default=1)).validate()
 
 
 def check_image_shape(image_size: int, channels: int) -> None:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from vaestudio.core.data.image_shape import check_request
 from vaestudio.core.errors import ConfigError
+from vaestudio.core.models import fields
 from vaestudio.core.models.networks import ModelConfig
 
 PIXEL_MODES = ("continuous", "binarized")
@@ -16,6 +17,7 @@ BATCH_SIZE_RANGE = (1, 65_536)
 LR_RANGE = (0.0, 1.0)
 BETA_RANGE = (0.0, 1000.0)
 SEED_RANGE = (0, 2**31 - 1)
+KL_WARMUP_RANGE = (0.0, float(EPOCH_RANGE[1]))
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,15 @@ class TrainingConfig:
 
     def validate(self) -> "TrainingConfig":
         self.model.validate()
+        for name, value in (("Epochs", self.epochs), ("Batch size", self.batch_size), ("The seed", self.seed),
+                            ("Image size", self.image_size), ("Channels", self.channels)):
+            if value is not None or name in ("Epochs", "Batch size", "The seed"):
+                fields.integer_value(value, name)
         check_request(self.image_size, self.channels)
+        for name, value in (("Learning rate", self.lr), ("Beta", self.beta), ("KL warm-up", self.kl_warmup_epochs)):
+            fields.number_value(value, name, finite=False)
+        for name, value in (("The dataset", self.dataset), ("The device", self.device)):
+            fields.text_value(value, name)
         if not EPOCH_RANGE[0] <= self.epochs <= EPOCH_RANGE[1]:
             raise ConfigError(f"Epochs must be {EPOCH_RANGE[0]} or more and at most {EPOCH_RANGE[1]} "
                               f"(got {self.epochs}).")
@@ -53,9 +63,11 @@ class TrainingConfig:
                               f"(got {self.beta}).")
         if not SEED_RANGE[0] <= self.seed <= SEED_RANGE[1]:
             raise ConfigError(f"The seed must be between {SEED_RANGE[0]} and {SEED_RANGE[1]} (got {self.seed}).")
-        if not (math.isfinite(self.kl_warmup_epochs) and self.kl_warmup_epochs >= 0):
-            raise ConfigError(f"KL warm-up must be 0 or more epochs (got {self.kl_warmup_epochs}).")
-        if self.pixels not in PIXEL_MODES:
+        if not (math.isfinite(self.kl_warmup_epochs)
+                and KL_WARMUP_RANGE[0] <= self.kl_warmup_epochs <= KL_WARMUP_RANGE[1]):
+            raise ConfigError(f"KL warm-up must be between {KL_WARMUP_RANGE[0]:g} and {KL_WARMUP_RANGE[1]:g} epochs "
+                              f"(got {self.kl_warmup_epochs}).")
+        if not isinstance(self.pixels, str) or self.pixels not in PIXEL_MODES:
             raise ConfigError(f"Unknown pixel mode {self.pixels!r}: choose {' or '.join(PIXEL_MODES)}.")
         if not isinstance(self.fused_step, bool):
             raise ConfigError(f"The fused-step setting must be true or false (got {self.fused_step!r}).")
@@ -72,5 +84,10 @@ class TrainingConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainingConfig":
+        """The settings in `values` (parsed JSON), checked by type and range (`ConfigError` if wrong).
+
+        Fields a file does not have take their defaults; unknown fields are ignored.
+        """
+        values = fields.as_mapping(values, "the training settings")
         known = {key: values[key] for key in cls.__dataclass_fields__ if key in values and key != "model"}
-        return cls(model=ModelConfig.from_dict(values["model"]), **known)
+        return cls(model=ModelConfig.from_dict(fields.as_mapping(values.get("model"), "model")), **known).validate()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from vaestudio.core.models.history import EvaluationResult
+from vaestudio.core.errors import ConfigError
+from vaestudio.core.models.history import MAX_IWAE_SAMPLES, EvaluationResult
 from vaestudio.core.models.networks import VAE
 from vaestudio.core.training.objectives import (
     iwae_bound,
@@ -32,6 +33,9 @@ def evaluate(model: VAE, images: torch.Tensor, *, pixels: str = "continuous", ba
     63 images), so a conv network's activations stay small."""
     if batch_size is None:
         batch_size = max(1, 784_000 // model.config.pixels)
+    if isinstance(iwae_samples, bool) or not isinstance(iwae_samples, int) or not 0 <= iwae_samples <= MAX_IWAE_SAMPLES:
+        raise ConfigError(f"The IWAE sample count must be a whole number from 0 to {MAX_IWAE_SAMPLES:,} "
+                          f"(got {iwae_samples}).")
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device

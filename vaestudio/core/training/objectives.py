@@ -73,13 +73,13 @@ def iwae_bound(model: VAE, x: torch.Tensor, samples: int, generator: torch.Gener
     mu, logvar = model.encode(x)
     std = torch.exp(0.5 * logvar)
     flat = x.reshape(len(x), -1)
-    log_weights = []
+    total = None  # the running log-sum-exp of the weights: memory does not grow with K
     for _ in range(samples):
         eps = standard_normal_like(std, generator)
         z = mu + std * eps
         log_px = -reconstruction_per_image(model.decode_logits(z), flat)
         log_pz = -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(dim=1)
         log_qz = -0.5 * (eps.pow(2) + logvar + math.log(2 * math.pi)).sum(dim=1)
-        log_weights.append(log_px + log_pz - log_qz)
-    stacked = torch.stack(log_weights, dim=0)
-    return -(torch.logsumexp(stacked, dim=0) - math.log(samples))
+        log_weight = log_px + log_pz - log_qz
+        total = log_weight if total is None else torch.logaddexp(total, log_weight)
+    return -(total - math.log(samples))

@@ -129,7 +129,7 @@ class Trainer:
         if optimizer_state is not None:
             try:
                 self.optimizer.load_state_dict(optimizer_state)
-            except (ValueError, KeyError, RuntimeError) as error:
+            except (ValueError, KeyError, RuntimeError, TypeError, IndexError) as error:
                 raise ModelFileError(f"The optimiser state saved with this model does not fit its network ({error}). "
                                      "Train a new model instead of resuming this one.") from error
             for group in self.optimizer.param_groups:
