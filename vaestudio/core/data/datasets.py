@@ -17,6 +17,7 @@ channel count than the data has (see `image_shape`), once, as the data is read.
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 from collections.abc import Callable, Sequence
@@ -37,7 +38,7 @@ from vaestudio.core.data.factors import Factors
 from vaestudio.core.data.idx import read_idx_labels, read_idx_pair
 from vaestudio.core.data.image_folders import read_image_folder
 from vaestudio.core.data.image_shape import check_request, conform_images, image_shape
-from vaestudio.core.data.paths import data_search_dirs, default_data_dir
+from vaestudio.core.data.paths import DATA_DIR_ENV, data_search_dirs, default_data_dir
 from vaestudio.core.errors import ConfigError, DataFileError, DatasetError
 
 Progress = Callable[[str, "float | None"], None]
@@ -230,8 +231,11 @@ def _locate(entry: NamedDataset, data_dir: str | Path | None, attempts: list[str
 
 
 def _writable_target(data_dir: str | Path | None) -> Path | None:
-    """The explicit data folder if it can be written, else the default one, else None."""
+    """The explicit data folder if it can be written, else $VAESTUDIO_DATA_DIR, else the default one, else None."""
     candidates = [Path(data_dir).expanduser()] if data_dir else []
+    from_env = os.environ.get(DATA_DIR_ENV)
+    if from_env:
+        candidates.append(Path(from_env).expanduser())
     candidates.append(default_data_dir())
     for folder in candidates:
         try:
@@ -247,7 +251,8 @@ def _download(name: str, entry: NamedDataset, data_dir: str | Path | None, progr
               attempts: list[str]) -> Path | None:
     target = _writable_target(data_dir)
     if target is None:
-        tried = " or ".join(str(p) for p in ([Path(data_dir)] if data_dir else []) + [default_data_dir()])
+        from_env = [Path(os.environ[DATA_DIR_ENV])] if os.environ.get(DATA_DIR_ENV) else []
+        tried = " or ".join(str(p) for p in ([Path(data_dir)] if data_dir else []) + from_env + [default_data_dir()])
         attempts.append(f"download: no folder to download into could be written ({tried})")
         return None
     _report(progress, f"Downloading {entry.title} with torchvision into {target}", None)
@@ -410,6 +415,11 @@ def _load_named(name: str, data_dir: str | Path | None, download: bool, progress
         arrays = _read_splits(find_idx_files(raw), splits, progress)
     except DataFileError as error:
         raise DataFileError(f"{error} For a fresh copy, delete {raw} and run `vaestudio data fetch {name}`.") from None
+    for split, (_, labels) in arrays.items():
+        if labels.size and int(labels.max()) >= len(entry.class_names):
+            raise DataFileError(f"{raw} ({split} labels): holds the label {int(labels.max())}, but {entry.title} has "
+                                f"{len(entry.class_names)} classes (0 to {len(entry.class_names) - 1}). For a fresh "
+                                f"copy, delete {raw} and run `vaestudio data fetch {name}`.")
     _report(progress, f"{entry.title} loaded", 1.0)
     return {split: _to_dataset(name, split, *arrays[split], list(entry.class_names)) for split in splits}
 

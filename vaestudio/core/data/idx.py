@@ -152,6 +152,7 @@ def _parse(path: Path, stream: BinaryIO, kind: str, file_bytes: int | None) -> n
     item_bytes = IMAGE_SIDE * IMAGE_SIDE if kind == "images" else 1
     needed = count * item_bytes
     header_bytes = 4 + 4 * expected_ndim
+    _check_memory(path, what, count, needed)
     if file_bytes is not None:
         _check_size(path, what, count, item_bytes, file_bytes - header_bytes)
         data = np.fromfile(stream, dtype=np.uint8, count=needed)
@@ -163,6 +164,32 @@ def _parse(path: Path, stream: BinaryIO, kind: str, file_bytes: int | None) -> n
         if data.size > needed:
             data = data[:needed]
     return data.reshape(dims)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this machine can give now (Linux: MemAvailable), or None where that is not known."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_memory(path: Path, what: str, count: int, needed: int) -> None:
+    """Refuse a claimed size that this machine cannot hold, before reading (a gzip file's may be a lie)."""
+    available = available_memory()
+    if available is not None and needed > available // 2:
+        raise DataFileError(
+            f"{path}: its header claims {count:,} {what}s ({needed / 1e9:.1f} GB), more than this machine can "
+            f"hold now ({available / 1e9:.1f} GB free). The header is damaged, or the dataset is too large to "
+            f"train on here. {_FIX}"
+        )
 
 
 def _wrong_magic_message(path: Path, magic: int, what: str) -> str:

@@ -18,6 +18,7 @@ from vaestudio.core.data.image_shape import check_request, fit_picture, nearest_
 from vaestudio.core.errors import DataFileError, DatasetError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+MAX_SOURCE_PIXELS = 50_000_000  # a larger picture is refused before it is decoded (each is shrunk to 64x64 or less)
 
 Progress = Callable[[str, "float | None"], None]
 LabelledImages = tuple[np.ndarray, np.ndarray]
@@ -39,6 +40,10 @@ _GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 
 
 def _unreadable(path: Path, error: Exception) -> DataFileError:
+    from PIL import Image
+
+    if isinstance(error, Image.DecompressionBombError):
+        return DataFileError(f"{path}: refused as a possible decompression bomb ({error}). Shrink it, or remove it.")
     return DataFileError(
         f"{path}: cannot be read as an image ({type(error).__name__}: {error}). Replace or remove the file.")
 
@@ -47,9 +52,18 @@ def _read_image(path: Path, size: int, channels: int) -> np.ndarray:
     """One image as uint8 (size, size) or (size, size, 3), centre-cropped and resized (LANCZOS)."""
     from PIL import Image
 
+    if not Image.MAX_IMAGE_PIXELS:  # Pillow's own decompression-bomb limit stays on, whoever turned it off
+        Image.MAX_IMAGE_PIXELS = MAX_SOURCE_PIXELS
     try:
         with Image.open(path) as image:
+            width, height = image.size
+            if width * height > MAX_SOURCE_PIXELS:
+                raise DataFileError(
+                    f"{path}: is {width:,} x {height:,} pixels, more than the {MAX_SOURCE_PIXELS // 1_000_000} "
+                    f"megapixels VAE Studio reads (it shrinks every image to {size}x{size}). Shrink it, or remove it.")
             return fit_picture(image, size, channels)
+    except DataFileError:
+        raise
     except Exception as error:
         raise _unreadable(path, error) from None
 
@@ -58,6 +72,8 @@ def shape_of_pictures(paths: Sequence[Path]) -> tuple[int, int]:
     """The default (image_size, channels) of these pictures, from their headers only."""
     from PIL import Image
 
+    if not Image.MAX_IMAGE_PIXELS:  # as in _read_image
+        Image.MAX_IMAGE_PIXELS = MAX_SOURCE_PIXELS
     smallest, colour = None, False
     for path in paths:
         try:
@@ -88,6 +104,16 @@ def read_image_folder(name: str, folder: Path, splits: Sequence[str], progress: 
     the pictures of both splits (so one split loaded alone has the same shape).
     """
     check_request(image_size, channels)
+    try:
+        return _read_image_folder(name, folder, splits, progress, image_size, channels)
+    except OSError as error:  # a folder that cannot be listed, a link that loops, a file that vanished
+        where = error.filename or folder
+        raise DatasetError(f"{name}: {where} cannot be read ({error.strerror or error}). Check that the folder "
+                           "and its files are readable.") from None
+
+
+def _read_image_folder(name: str, folder: Path, splits: Sequence[str], progress: Progress | None,
+                       image_size: int | None, channels: int | None) -> tuple[dict[str, LabelledImages], list[str]]:
     if not folder.is_dir():
         raise DatasetError(f"{name}: the folder {folder} does not exist. Check the path after 'images:'.")
     layout = f"put the images in one sub-folder per class, e.g. {folder}/cat/1.png and {folder}/dog/1.png"
