@@ -270,7 +270,18 @@ class MainWindow(QMainWindow):
                 return False
         return True
 
+    def _sent_by_current_run(self) -> bool:
+        """Whether the run signal being handled comes from the run on show.
+
+        A run's thread can finish, and another model be opened (which lets the run go), while its
+        last queued signals are still on their way; those must not reach the model now shown.
+        """
+        sender, run = self.sender(), self.run
+        return run is not None and (sender is None or sender in (run.worker, run))
+
     def _on_run_started(self, info: RunInfo) -> None:
+        if not self._sent_by_current_run():
+            return
         run = self.run
         self.session.start_training(info.config or run.request.config, info.class_names, info.model_path, run.history)
         self._batches_per_epoch = info.batches_per_epoch
@@ -282,7 +293,7 @@ class MainWindow(QMainWindow):
 
     def _on_steps(self) -> None:
         run = self.run
-        if run is None or run.run.last_step is None:
+        if not self._sent_by_current_run() or run.run.last_step is None:
             return
         self.panel.show_step(run.run.last_step)
         steps = len(run.history.step_loss)
@@ -290,6 +301,8 @@ class MainWindow(QMainWindow):
         self.stepsShown.emit(max(new, 0))
 
     def _on_epoch(self, result: EpochResult) -> None:
+        if not self._sent_by_current_run():
+            return
         if self._loss_plot is not None:
             self._loss_plot.sync()
             self._kl_bars.show_kl(result.test.kl_per_dim, result.test.active_units)
@@ -297,9 +310,13 @@ class MainWindow(QMainWindow):
         self.epochFinished.emit(result)
 
     def _on_snapshot(self, state: dict, epoch: int) -> None:
+        if not self._sent_by_current_run():
+            return
         self.session.update_weights(state, epoch, self.history)
 
     def _on_saved(self, path: str) -> None:
+        if not self._sent_by_current_run():
+            return
         self._saved_path = Path(path)
         self.statusBar().showMessage(f"Saved epoch {self.session.epoch} to {path}", 4000)
 

@@ -57,6 +57,7 @@ class ModelSession(QObject):
         self.source = ""
         self.origin = ""  # "trained", "file" or "bundled"
         self._pending_run: tuple[TrainingConfig, list[str], str, TrainingHistory] | None = None
+        self._following_run = False  # whether snapshots of a run update the model shown
         self._snapshot: ModelSnapshot | None = None
         # connected first, so every panel's slot already gets a snapshot of the new weights
         self.modelChanged.connect(self._forget_snapshot)
@@ -78,7 +79,8 @@ class ModelSession(QObject):
         self._snapshot = None
 
     def load_saved(self, saved: SavedModel, origin: str = "file") -> None:
-        """Show a model read from disk."""
+        """Show a model read from disk. A run still training goes on, but no longer updates what is shown."""
+        self._pending_run, self._following_run = None, False
         self.model = saved.model.to("cpu").eval()
         self.training = saved.training
         self.history = saved.history
@@ -93,10 +95,16 @@ class ModelSession(QObject):
         """A new run begins. Until its first snapshot arrives the session keeps showing (and saving)
         the model it had, with that model's own configuration and history."""
         self._pending_run = (training, list(class_names), source, history or TrainingHistory())
+        self._following_run = True
 
     def update_weights(self, state: dict[str, torch.Tensor], epoch: int,
                        history: TrainingHistory | None = None) -> None:
-        """An epoch-end snapshot from the training thread (plain CPU tensors) and the run's history."""
+        """An epoch-end snapshot from the training thread (plain CPU tensors) and the run's history.
+
+        Ignored once another model was opened during the run (its weights would not even fit).
+        """
+        if not self._following_run:
+            return
         new_network = self._pending_run is not None
         if new_network:
             self.training, self.class_names, self.source, self.history = self._pending_run
