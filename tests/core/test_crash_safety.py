@@ -57,11 +57,12 @@ def test_a_save_killed_at_random_moments_leaves_the_previous_file_whole(tmp_path
     generator = random.Random(7)
     epochs_seen = []
     for kill in range(KILLS):
+        before = path.stat().st_ino if path.exists() else None
         pid = os.fork()
         if pid == 0:
             _save_forever(path, first=kill * 100_000 % 99_000 + 1)
-        deadline = time.monotonic() + 30
-        while not path.exists() and time.monotonic() < deadline:
+        deadline = time.monotonic() + 30  # until this child has saved once (each save is a new file)
+        while (not path.exists() or path.stat().st_ino == before) and time.monotonic() < deadline:
             time.sleep(0.001)
         time.sleep(generator.uniform(0.0, 0.05))
         os.kill(pid, signal.SIGKILL)
