@@ -57,7 +57,7 @@ class ModelSession(QObject):
         self.source = ""
         self.origin = ""  # "trained", "file" or "bundled"
         self._pending_run: tuple[TrainingConfig, list[str], str, TrainingHistory] | None = None
-        self._following_run = False  # whether snapshots of a run update the model shown
+        self._run_replaced = False  # a model was opened after a run began: that run's snapshots no longer apply
         self._snapshot: ModelSnapshot | None = None
         # connected first, so every panel's slot already gets a snapshot of the new weights
         self.modelChanged.connect(self._forget_snapshot)
@@ -80,7 +80,8 @@ class ModelSession(QObject):
 
     def load_saved(self, saved: SavedModel, origin: str = "file") -> None:
         """Show a model read from disk. A run still training goes on, but no longer updates what is shown."""
-        self._pending_run, self._following_run = None, False
+        self._run_replaced = self._run_replaced or self._pending_run is not None or self.origin == "trained"
+        self._pending_run = None
         self.model = saved.model.to("cpu").eval()
         self.training = saved.training
         self.history = saved.history
@@ -95,7 +96,7 @@ class ModelSession(QObject):
         """A new run begins. Until its first snapshot arrives the session keeps showing (and saving)
         the model it had, with that model's own configuration and history."""
         self._pending_run = (training, list(class_names), source, history or TrainingHistory())
-        self._following_run = True
+        self._run_replaced = False
 
     def update_weights(self, state: dict[str, torch.Tensor], epoch: int,
                        history: TrainingHistory | None = None) -> None:
@@ -103,7 +104,7 @@ class ModelSession(QObject):
 
         Ignored once another model was opened during the run (its weights would not even fit).
         """
-        if not self._following_run:
+        if self._run_replaced:
             return
         new_network = self._pending_run is not None
         if new_network:
