@@ -257,3 +257,18 @@ def sheet_help() -> str:
     commands = parser.add_subparsers()
     add_commands(commands, lambda command: None)
     return commands.choices["sheet"].format_help()
+
+
+def test_explorer_context_of_another_model_is_our_error():
+    """Found by the monkey test: the export dialog kept the explorer's endpoints after another model was opened."""
+    from vaestudio.core.errors import ConfigError
+    from vaestudio.core.latent.sheets import SheetSpec, sheet_latents
+
+    with pytest.raises(ConfigError, match="endpoints belongs to another model \\(not a latent of 2\\)"):
+        sheet_latents(SheetSpec(kind="interpolation", rows=1, cols=5, endpoints=np.zeros((1, 2, 20))), 2)
+    with pytest.raises(ConfigError, match="endpoints belongs to another model"):
+        sheet_latents(SheetSpec(kind="interpolation", rows=1, cols=5, endpoints=np.zeros((1, 2, 2))), 20)
+    with pytest.raises(ConfigError, match="origin belongs to another model"):
+        sheet_latents(SheetSpec(kind="traversal", rows=2, cols=5, origin=np.zeros(20)), 2)
+    assert sheet_latents(SheetSpec(kind="interpolation", rows=1, cols=5, endpoints=np.zeros((1, 2, 2))), 2).shape \
+        == (1, 5, 2)

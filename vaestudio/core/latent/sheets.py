@@ -188,8 +188,21 @@ def traversal_dimensions(spec: SheetSpec, latent_dim: int) -> tuple[int, ...]:
     return tuple(range(min(spec.rows, latent_dim)))
 
 
+def _check_context_fits(spec: SheetSpec, latent_dim: int) -> None:
+    """The plane, endpoints and origin taken from the explorer must belong to a model of this latent size
+    (the model shown can change while an export is being set up)."""
+    widths = {"plane": None if spec.projection is None else np.asarray(spec.projection.origin).size,
+              "endpoints": None if spec.endpoints is None else np.asarray(spec.endpoints).shape[-1:],
+              "origin": None if spec.origin is None else np.asarray(spec.origin).size}
+    for what, width in widths.items():
+        if width is not None and width not in (latent_dim, (latent_dim,)):
+            raise ConfigError(f"The explorer's {what} belongs to another model (not a latent of {latent_dim}); "
+                              "clear 'use the explorer's plane, endpoints and origin' or open the export again.")
+
+
 def sheet_latents(spec: SheetSpec, latent_dim: int) -> np.ndarray:
     """The latent vectors of every tile, (rows, cols, D) float32, for every kind but reconstructions."""
+    _check_context_fits(spec, latent_dim)
     rows, cols = grid_shape(spec, latent_dim)
     if spec.kind == "samples":
         return sample_prior(rows * cols, latent_dim, spec.seed).reshape(rows, cols, latent_dim)
