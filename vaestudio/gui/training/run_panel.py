@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QProgressBar,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -64,6 +65,7 @@ MODEL_TITLES = {"mlp": "MLP (fully connected)", "conv": "Convolutional",
                 AUTO_KIND: "Automatic (MLP up to 28x28, convolutional above)"}
 CHANNEL_TITLES = {1: "Grayscale", 3: "Colour"}
 INVALID_STYLE = "border: 1px solid #d62728;"
+COMBO_LEAST_CHARACTERS = 7  # a combo box never asks for more width than seven characters (with an icon); longer names elide
 
 
 def describe_test_loss(test: EvaluationResult) -> str:
@@ -125,18 +127,19 @@ class TrainingPanel(QWidget):
         self.fused_step.setToolTip("Train the MLP with its gradient written out by hand and one flat Adam update: "
                                    "the same results as autograd, about a third faster on a CPU. Off: autograd.")
         self._fill_datasets()
-        for combo in (self.dataset, self.model_kind, self.device):  # long names (a folder's path) never widen the dock
+        # Long names (a folder's path) never widen the dock: the form fits its least width (RUN_DOCK_WIDTH)
+        for combo in (self.dataset, self.image_size, self.channels, self.model_kind, self.device):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            combo.setMinimumContentsLength(10)
+            combo.setMinimumContentsLength(COMBO_LEAST_CHARACTERS)
 
         form = QFormLayout()
         for label, widget in (("Dataset", self.dataset), ("Image size", self.image_size), ("Channels", self.channels),
                               ("Model type", self.model_kind),
                               ("Latent size", self.latent_dim), ("Hidden width", self.hidden), ("Beta", self.beta),
                               ("Epochs", self.epochs), ("Batch size", self.batch_size),
-                              ("Learning rate", self.learning_rate), ("Device", self.device), ("Seed", self.seed),
-                              ("Speed", self.fused_step)):
+                              ("Learning rate", self.learning_rate), ("Device", self.device), ("Seed", self.seed)):
             form.addRow(label, widget)
+        form.addRow(self.fused_step)  # the whole row: its text is wider than a field
         self.problem_label = QLabel()
         self.problem_label.setWordWrap(True)
         self.problem_label.setStyleSheet("color: #d62728;")
@@ -171,6 +174,9 @@ class TrainingPanel(QWidget):
         self.loss_label.setWordWrap(True)
         self.status_label = QLabel("Ready")
         self.status_label.setWordWrap(True)
+        for label in (self.problem_label, self.loss_label, self.status_label):
+            # a long word (a folder's path) is cut at the dock's edge rather than widening the form past it
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         progress = QGroupBox("Progress")
         progress_layout = QVBoxLayout(progress)
         progress_layout.addWidget(self.epoch_bar)
@@ -184,6 +190,8 @@ class TrainingPanel(QWidget):
         progress_layout.addWidget(self.status_label)
 
         layout = QVBoxLayout(self)
+        margins = layout.contentsMargins()  # narrow sides: the dock is narrow (RUN_DOCK_WIDTH)
+        layout.setContentsMargins(4, margins.top(), 4, margins.bottom())
         layout.addWidget(setup)
         layout.addLayout(buttons)
         layout.addWidget(progress)
