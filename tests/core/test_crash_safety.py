@@ -69,8 +69,19 @@ def test_a_save_killed_at_random_moments_leaves_the_previous_file_whole(tmp_path
         os.waitpid(pid, 0)
         epochs_seen.append(_check_whole(path))
     assert len(set(epochs_seen)) >= KILLS // 2  # the kills did land between different saves
-    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "model.safetensors"]
-    assert all(name.startswith(".model-") and ".tmp" in name for name in leftovers)  # only a killed write's own
+    leftovers = [p for p in tmp_path.iterdir() if p.name != "model.safetensors"]
+    assert all(p.name.startswith(".model-") and ".tmp" in p.name for p in leftovers)  # only a killed write's own
+    # The next save sweeps them once they are old enough that no writer on a shared folder can still be at work.
+    live = tmp_path / f".model-{os.getpid()}-0123abcd.tmp.safetensors"  # a writer that is still running: kept
+    live.write_bytes(b"")
+    dead = tmp_path / ".model-999999998-0123abcd.tmp.safetensors"  # a killed writer's, as the kills above may leave
+    dead.write_bytes(b"half a model")
+    for leftover in leftovers + [live, dead]:
+        os.utime(leftover, (time.time() - 2 * paths.STALE_TEMPORARY_AGE_S,) * 2)
+    fresh = tmp_path / ".model-999999999-89abcdef.tmp.safetensors"  # a dead writer's, changed just now: kept
+    fresh.write_bytes(b"")
+    write_valid_model(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, live.name, fresh.name])
 
 
 def test_training_killed_mid_epoch_and_mid_save_keeps_a_whole_model(tmp_path):
