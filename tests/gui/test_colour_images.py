@@ -191,3 +191,30 @@ def test_the_window_trains_a_colour_model_of_the_datas_shape(window, qtbot, tiny
     saved = open_model(run.request.model_path)
     assert (saved.config.kind, saved.config.image_size, saved.config.channels) == ("conv", 32, 3)
     assert len(shown) == 1 and "nats (" in shown[0] and "bits/dim)" in shown[0]
+
+
+def test_the_export_dialogs_traversal_names_the_factors_as_the_cli_does(tmp_path, qtbot) -> None:
+    from dataclasses import replace
+
+    from vaestudio.core.data.datasets import load_dataset
+    from vaestudio.core.latent.sheets import make_sheet, traversal_factor_labels
+    from vaestudio.gui.widgets.export_dialog import ExportDialog
+
+    shapes.make_shapes(tmp_path, size=32, count=200, seed=1)
+    test = load_dataset("shapes", data_dir=tmp_path).test
+    session = shapes_session()
+    model = session.model
+    found = ExportDialog(session, test, kind="traversal")  # finds the factors itself
+    given = ExportDialog(session, test, kind="traversal", followed_factors=["scale", "", "x", "colour"])
+    for dialog in (found, given):
+        qtbot.addWidget(dialog)
+    spec = found.spec()
+    plain = make_sheet(model, spec).picture
+    labels = traversal_factor_labels(model, spec, test.images, test.factors)
+    assert np.array_equal(found.sheet.picture, make_sheet(model, replace(spec, row_labels=labels)).picture)
+    named = traversal_factor_labels(model, spec, test.images, test.factors, ["scale", "", "x", "colour"])
+    assert any(label.endswith(("scale", "colour")) for label in named)
+    assert np.array_equal(given.sheet.picture, make_sheet(model, replace(spec, row_labels=named)).picture)
+    assert given.sheet.picture.shape[1] > plain.shape[1]  # a margin for the names
+    given.format_box.setCurrentIndex(given.format_box.findData("gif"))  # animated frames carry no labels
+    assert given.sheet.frames and np.array_equal(given.sheet.picture, plain)

@@ -259,12 +259,15 @@ def sheet_images(model: VAE, spec: SheetSpec, test_images: torch.Tensor | None =
     return decode_latents(model, latents.reshape(-1, latent_dim)).reshape(rows, cols, *shape)
 
 
-def traversal_factor_labels(model: VAE, spec: SheetSpec, test_images: torch.Tensor, factors: Factors) -> tuple[str, ...]:
+def traversal_factor_labels(model: VAE, spec: SheetSpec, test_images: torch.Tensor, factors: Factors,
+                            followed: Sequence[str] | None = None) -> tuple[str, ...]:
     """Row labels of a traversal: each row's dimension and the known factor it follows most, e.g. "z3 scale"
-    (by |correlation| of the posterior means of the test images with the factor; none below 0.3)."""
+    (by |correlation| of the posterior means of the test images with the factor; none below 0.3).
+    `followed` (the factor of each dimension, when a caller already found them) saves encoding the images."""
 
     latent_dim = model.latent_dim
-    followed = dimension_factors(factors, encode_images(model, test_images).mu)
+    if followed is None or len(followed) != latent_dim:
+        followed = dimension_factors(factors, encode_images(model, test_images).mu)
     return tuple(f"{dimension_name(dim)} {followed[dim]}".rstrip()
                  for dim in traversal_dimensions(spec, latent_dim))
 

@@ -171,7 +171,8 @@ class ExplorerWorkspace(QObject):
         path = self.interpolation.path
         endpoints = None if path is None or len(path) < 2 else np.stack([path[0], path[-1]])[None]
         dialog = ExportDialog(self.window.session, self.test_data, self.window, kind=kind,
-                              projection=self.explorer.plane(), endpoints=endpoints)
+                              projection=self.explorer.plane(), endpoints=endpoints,
+                              followed_factors=self.sliders.followed_factors)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog

@@ -6,6 +6,8 @@ function `vaestudio sheet` calls), so what you see is the file you get.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from vaestudio.core.data.datasets import ImageDataset
+from vaestudio.core.data.factors import dimension_factors
 from vaestudio.core.errors import VaeStudioError
 from vaestudio.core.latent.image_files import (
     ANIMATED_KINDS,
@@ -39,9 +42,10 @@ from vaestudio.core.latent.sheets import (
     default_shape,
     make_sheet,
     needs_test_images,
+    traversal_factor_labels,
     with_defaults,
 )
-from vaestudio.core.latent.space import Projection
+from vaestudio.core.latent.space import Projection, encode_images
 from vaestudio.gui.model_session import ModelSession
 from vaestudio.gui.widgets.dialogs import show_error, show_saved
 from vaestudio.gui.widgets.sheet_preview import SheetPreview
@@ -64,15 +68,19 @@ class ExportDialog(QDialog):
 
     The explorer can pass its current plane (`projection`, for the manifold), interpolation
     `endpoints` ((rows, 2, D) latents) and traversal `origin`; a check box chooses them over
-    the defaults.
+    the defaults. A still traversal of a dataset with known factors (shapes) names the factor each
+    row's dimension follows, as `vaestudio sheet` does: `followed_factors` (one per dimension, when
+    the sliders panel has found them for these weights) or found here once per model and weights.
     """
 
     saved = Signal(str)  # the path written
 
     def __init__(self, session: ModelSession, test_data: ImageDataset | None = None, parent: QWidget | None = None,
                  *, kind: str = "samples", projection: Projection | None = None,
-                 endpoints: np.ndarray | None = None, origin: np.ndarray | None = None) -> None:
+                 endpoints: np.ndarray | None = None, origin: np.ndarray | None = None,
+                 followed_factors: Sequence[str] | None = None) -> None:
         super().__init__(parent)
+        self._followed = list(followed_factors) if followed_factors is not None else None
         self.setWindowTitle("Export sheet")
         self.setObjectName("exportDialog")
         self.session = session
@@ -167,8 +175,8 @@ class ExportDialog(QDialog):
         self.context_box.toggled.connect(self.refresh)
         self.kind_box.currentIndexChanged.connect(self._kind_changed)
         session.modelChanged.connect(self._model_changed)
-        session.weightsUpdated.connect(self.refresh)
-        self._model_changed()
+        session.weightsUpdated.connect(self._weights_updated)
+        self._model_changed(keep_factors=True)
         self.set_kind(kind)
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
@@ -239,7 +247,7 @@ class ExportDialog(QDialog):
                 self._show_message("Choose two different dimensions for the manifold's plane.")
                 return
             test_images = self.test_data.images if self.test_data is not None and needs_test_images(spec) else None
-            self.sheet = make_sheet(model, spec, test_images)
+            self.sheet = make_sheet(model, self._with_factor_labels(spec), test_images)
         except VaeStudioError as error:
             self._show_message(str(error))
             return
@@ -296,7 +304,21 @@ class ExportDialog(QDialog):
         self._frame = (self._frame + 1) % len(self.sheet.frames)
         self.preview.setPixmap(to_pixmap(self.sheet.frames[self._frame]))
 
-    def _model_changed(self) -> None:
+    def _with_factor_labels(self, spec: SheetSpec) -> SheetSpec:
+        data, model = self.test_data, self.session.model
+        if spec.kind != "traversal" or self.format != "png" or data is None or data.factors is None:
+            return spec
+        if self._followed is None or len(self._followed) != model.latent_dim:
+            self._followed = dimension_factors(data.factors, encode_images(model, data.images).mu)
+        return replace(spec, row_labels=traversal_factor_labels(model, spec, data.images, data.factors, self._followed))
+
+    def _weights_updated(self) -> None:
+        self._followed = None  # the new weights may follow other factors
+        self.refresh()
+
+    def _model_changed(self, keep_factors: bool = False) -> None:
+        if not keep_factors:
+            self._followed = None
         model = self.session.model
         if model is not None:
             self.first_dim.setMaximum(model.latent_dim)
