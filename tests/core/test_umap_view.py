@@ -78,3 +78,17 @@ def test_placing_and_the_approximate_inverse_stay_with_the_neighbours(fitted) ->
     same_cluster = labels == labels[7]
     distances = np.linalg.norm(x - latent, axis=1)
     assert same_cluster[distances.argmin()]  # nearer its own cluster's latent vectors than any other's
+
+
+def test_the_prepared_inverse_is_umaps_inverse_transform_with_the_triangulation_built_once(fitted) -> None:
+    """UMAPInverse (umap_inverse.py) reproduces inverse_transform exactly, for one point and for several."""
+    from vaestudio.core.latent.umap_inverse import UMAPInverse
+
+    view = fitted[2]
+    assert isinstance(view._inverse, UMAPInverse)  # prepared by the job that built the view
+    rng = np.random.default_rng(3)
+    points = view.points[rng.integers(0, len(view.points), 5)] + rng.normal(scale=0.05, size=(5, 2))
+    points = points.astype(np.float32)
+    for point in points:
+        np.testing.assert_array_equal(view.approximate_latent(point), view._reducer.inverse_transform(point[None]))
+    np.testing.assert_array_equal(view.approximate_latent(points), view._reducer.inverse_transform(points))

@@ -125,6 +125,19 @@ class UMAPView:
     def __init__(self, reducer, latent_dim: int) -> None:
         self._reducer, self.latent_dim = reducer, latent_dim
         self.points = np.array(reducer.embedding_, dtype=np.float32)
+        self._inverse = None  # UMAPInverse, built by prepare_inverse
+
+    def prepare_inverse(self) -> None:
+        """Triangulate the view and compile umap-learn's inverse (numba, seconds the first time in a process)
+        now, in the job that builds the view, rather than at the first click. A umap-learn whose fitted state
+        differs from the one UMAPInverse reads keeps its own (slow) inverse_transform."""
+        from vaestudio.core.latent.umap_inverse import UMAPInverse
+
+        try:
+            self._inverse = UMAPInverse(self._reducer)
+            self._inverse(self.points[:1])
+        except (AttributeError, KeyError, ImportError):
+            self._inverse = None
 
     def place(self, latents: np.ndarray) -> np.ndarray:
         """Map coordinates (M, 2) of new latent vectors (M, D)."""
@@ -135,7 +148,8 @@ class UMAPView:
         """Approximate latent vectors (M, D) of map points (M, 2): UMAP's inverse_transform, which
         optimises a vector against the latent vectors of the points around it on the map."""
         points = np.asarray(points, dtype=np.float32).reshape(-1, 2)
-        return np.asarray(self._reducer.inverse_transform(points), dtype=np.float32)
+        inverse = self._inverse or self._reducer.inverse_transform
+        return np.asarray(inverse(points), dtype=np.float32)
 
 
 MapView = TSNEView | UMAPView
@@ -210,8 +224,10 @@ def umap_view(latents: np.ndarray, config: EmbeddingConfig = EmbeddingConfig(), 
                         tqdm_kwds=epochs.tqdm_options())
     reducer.fit(latents)
     reducer.tqdm_kwds = {"disable": True}  # transform and inverse_transform report nothing
+    view = UMAPView(reducer, latents.shape[1])
+    view.prepare_inverse()
     _report(progress, 1.0)
-    return UMAPView(reducer, latents.shape[1])
+    return view
 
 
 VIEW_BUILDERS = {"tsne": tsne_view, "umap": umap_view}
