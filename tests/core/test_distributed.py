@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from vaestudio.core.training.distributed import (
     launched_place,
     rank_device,
 )
+from vaestudio.core.training.precision import bfloat16_missing
 from vaestudio.core.training.run import RunObserver, TrainingRun
 from vaestudio.core.training.trainer import Trainer
 
@@ -254,6 +256,20 @@ def test_the_ddp_step_computes_what_the_autograd_step_does(one_process_group):
     for name, value in alone.model.state_dict().items():
         torch.testing.assert_close(ddp.model.state_dict()[name], value, rtol=1e-4, atol=1e-5)
     assert ddp.history.epochs[-1].test.loss == pytest.approx(alone.history.epochs[-1].test.loss, rel=1e-5)
+
+
+@pytest.mark.skipif(bfloat16_missing(torch.device("cpu")) is not None, reason="no bfloat16 training on this CPU")
+def test_the_ddp_step_trains_in_the_runs_precision(one_process_group):
+    splits = tiny_splits(train=96, test=32)
+    conv = replace(SMALL, model=ModelConfig("conv", latent_dim=3, hidden=24), epochs=1, precision="bfloat16")
+    alone = Trainer(conv, splits)
+    ddp = DistributedTrainer(conv, splits, group=one_process_group)
+    assert (ddp.config.precision, ddp.step.precision) == ("bfloat16", "bfloat16")
+    for trainer in (alone, ddp):
+        for _ in trainer.run():
+            pass
+    assert ddp.history.step_loss == pytest.approx(alone.history.step_loss, rel=1e-3)
+    assert all(p.dtype == torch.float32 for p in ddp.model.parameters())
 
 
 class StopSignalAt(RunObserver):

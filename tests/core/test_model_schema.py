@@ -59,6 +59,18 @@ def test_the_valid_file_opens(valid):
     assert saved.history.epochs[0].test.kl_per_dim == [3.0, 4.0, 3.0] and saved.optimizer_state is not None
 
 
+def test_a_file_from_before_the_precision_setting_opens_as_trained_in_float32(valid, tmp_path):
+    def without_precision(values):
+        values.pop("precision", None)
+        return values
+    old = rewrite(valid, tmp_path / "old.safetensors", json_fields={"training_config": without_precision})
+    assert "precision" not in json.loads(read_parts(old)[1]["training_config"])
+    assert open_model(old).training.precision == "float32"  # what every run before the setting trained in
+    recorded = rewrite(valid, tmp_path / "bf16.safetensors",
+                       json_fields={"training_config": _set("precision", "bfloat16")})
+    assert open_model(recorded).training.precision == "bfloat16"
+
+
 # (metadata key, change of its parsed JSON, what the message names)
 BAD_JSON_FIELDS = [
     ("model_config", _set("latent_dim", float("inf")), "latent_dim must be a whole number, not inf"),
@@ -84,6 +96,8 @@ BAD_JSON_FIELDS = [
     ("training_config", _set("beta", float("nan")), "Beta .* must be between"),
     ("training_config", _set("kl_warmup_epochs", 1e300), "KL warm-up must be between"),
     ("training_config", _set("fused_step", "yes"), "fused-step setting must be true or false"),
+    ("training_config", _set("precision", "float16"), "Unknown precision 'float16': choose auto, float32 or bfloat16"),
+    ("training_config", _set("precision", 16), "Unknown precision '16'"),
     ("training_config", _set("dataset", {"name": "mnist"}), "The dataset must be text"),
     ("training_config", _set_model("latent_dim", 5), "the training settings describe .* but the file holds"),
     ("history_epochs", _set_epoch("epoch", "one"), "epoch must be a whole number, not 'one'"),

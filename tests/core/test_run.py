@@ -13,6 +13,7 @@ from vaestudio.core.models.history import EpochResult, StepProgress
 from vaestudio.core.models.model_files import open_model
 from vaestudio.core.models.networks import ModelConfig
 from vaestudio.core.models.training_config import TrainingConfig
+from vaestudio.core.training.precision import bfloat16_missing
 from vaestudio.core.training.run import RunObserver, RunState, TrainingRun
 from vaestudio.core.training.trainer import TrainingDivergedError
 
@@ -153,10 +154,18 @@ def weights_after(config_, splits, tmp_path, *, split_at: int | None):
     return run.trainer.state_snapshot(), run.trainer.optimizer.state_dict(), run.history
 
 
-@pytest.mark.parametrize("kind", ["mlp", "conv"])
-def test_resume_is_exact(tmp_path, kind):
+NO_BFLOAT16 = bfloat16_missing(torch.device("cpu"))
+
+
+@pytest.mark.parametrize("kind, precision", [
+    ("mlp", "float32"), ("conv", "float32"),
+    pytest.param("conv", "bfloat16", marks=pytest.mark.skipif(NO_BFLOAT16 is not None,
+                                                               reason=f"no bfloat16 training here: {NO_BFLOAT16}")),
+])
+def test_resume_is_exact(tmp_path, kind, precision):
     splits = tiny_splits(train=128, test=32)
-    config_ = config(model=ModelConfig(kind, latent_dim=3, hidden=16), epochs=4, pixels="binarized", seed=3)
+    config_ = config(model=ModelConfig(kind, latent_dim=3, hidden=16), epochs=4, pixels="binarized", seed=3,
+                     precision=precision)
     straight, straight_optimizer, straight_history = weights_after(config_, splits, tmp_path, split_at=None)
     resumed, resumed_optimizer, resumed_history = weights_after(config_, splits, tmp_path, split_at=2)
     for name, value in straight.items():

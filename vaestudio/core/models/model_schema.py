@@ -8,7 +8,9 @@ VAE Studio can use, with the same rules as the CLI and the Run form (the ranges 
 Metadata (strings; JSON where structured):
   format, format_version     "vaestudio-model", "1"
   model_config               ModelConfig.from_dict
-  training_config            TrainingConfig.from_dict (its model must equal model_config)
+  training_config            TrainingConfig.from_dict (its model must equal model_config); its
+                             precision is what trained the weights, "float32" where absent (files
+                             from before the setting existed were all trained in float32)
   dataset                    text (informative; the training settings' dataset is the one used)
   epoch                      whole number, 0 .. EPOCH_RANGE's top
   class_names                list of text, at most MAX_CLASSES
@@ -72,7 +74,8 @@ def read_contents(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) ->
         raise NotOurFormat(f"was written by a newer VAE Studio (format {metadata.get('format_version')!r:.20}); "
                            "update VAE Studio to open it")
     config = ModelConfig.from_dict(_json(metadata, "model_config"))
-    training = TrainingConfig.from_dict(_json(metadata, "training_config"))
+    training_values = fields.as_mapping(_json(metadata, "training_config"), "the training settings")
+    training = TrainingConfig.from_dict({"precision": "float32", **training_values})
     if training.model != config:
         raise ConfigError(f"the training settings describe a {training.model} network but the file holds a {config}")
     epoch = _whole_number(metadata.get("epoch", "0"), "epoch", 0, EPOCH_RANGE[1])

@@ -135,6 +135,8 @@ class VAE(nn.Module):
     def forward(self, x: torch.Tensor,
                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         mu, logvar = self.encode(x)
+        if torch.is_autocast_enabled(mu.device.type):  # a bfloat16 step: the noise is drawn, and z formed, in float32
+            mu, logvar = mu.float(), logvar.float()
         z = self.reparameterize(mu, logvar, generator)
         return self.decode_logits(z), mu, logvar
 

@@ -11,6 +11,9 @@ from vaestudio.core.models import fields
 from vaestudio.core.models.networks import ModelConfig
 
 PIXEL_MODES = ("continuous", "binarized")
+# The arithmetic of the training step's forward pass (core/training/precision.py decides what "auto" means);
+# weights, Adam's state, the loss and the test figures stay float32 whatever is chosen.
+PRECISIONS = ("auto", "float32", "bfloat16")
 # The allowed values, ends included (the learning rate excludes 0); the Run form takes its limits from here.
 EPOCH_RANGE = (1, 100_000)
 BATCH_SIZE_RANGE = (1, 65_536)
@@ -37,6 +40,7 @@ class TrainingConfig:
     fused_step: bool = True  # the founding MLP's hand-written step where it applies (steps.py); off: autograd
     image_size: int | None = None  # the size asked of the data (28, 32, 64); None: what the data has
     channels: int | None = None    # 1 or 3 asked of the data; None: what the data has
+    precision: str = "auto"  # "auto", "float32" or "bfloat16": the forward pass's arithmetic (precision.py)
 
     def validate(self) -> "TrainingConfig":
         self.model.validate()
@@ -69,6 +73,9 @@ class TrainingConfig:
                               f"(got {self.kl_warmup_epochs}).")
         if not isinstance(self.pixels, str) or self.pixels not in PIXEL_MODES:
             raise ConfigError(f"Unknown pixel mode {self.pixels!r}: choose {' or '.join(PIXEL_MODES)}.")
+        if not isinstance(self.precision, str) or self.precision not in PRECISIONS:
+            raise ConfigError(f"Unknown precision {str(self.precision)[:40]!r}: choose {', '.join(PRECISIONS[:-1])} "
+                              f"or {PRECISIONS[-1]} (auto: bfloat16 where it is faster, float32 elsewhere).")
         if not isinstance(self.fused_step, bool):
             raise ConfigError(f"The fused-step setting must be true or false (got {self.fused_step!r}).")
         return self

@@ -12,7 +12,8 @@ NCCL on GPUs, each rank on cuda:LOCAL_RANK) and trains with a `DistributedTraine
 - **Gradients.** The loss is a sum over the batch, so the gradient of the global batch is the
   *sum* of the ranks' gradients: DDP all-reduces them with a summing hook (DDP averages by
   default), and Adam sees the gradient a single process would. The step is the autograd one
-  with DDP for every network; the fused MLP step, whose gradient is written by hand, is a
+  with DDP for every network, its forward pass in the run's precision (precision.py, resolved on
+  each rank's device); the fused MLP step, whose gradient is written by hand, is a
   single-process optimisation and is not used here.
 - **One view of each step.** After the forward pass the ranks all-reduce their loss sums
   together with a stop flag: every rank reports the global batch's loss, finds a NaN at the
@@ -46,6 +47,7 @@ from vaestudio.core.models.history import EvaluationResult
 from vaestudio.core.models.networks import VAE
 from vaestudio.core.models.training_config import TrainingConfig
 from vaestudio.core.training.objectives import LossTerms, negative_elbo
+from vaestudio.core.training.precision import FLOAT32, forward_context
 from vaestudio.core.training.steps import make_optimizer
 from vaestudio.core.training.trainer import Trainer, TrainingControl
 
@@ -193,9 +195,11 @@ class DistributedStep:
     flags travel with them and stop every rank at the same step.
     """
 
-    def __init__(self, model: VAE, lr: float, group: ProcessGroup, control: TrainingControl) -> None:
+    def __init__(self, model: VAE, lr: float, group: ProcessGroup, control: TrainingControl,
+                 precision: str = FLOAT32) -> None:
         self.name = f"autograd, {group.describe()}"
         self.model = model
+        self.precision = precision
         self.group = group
         self.control = control
         device_ids = [group.device.index] if group.device.type == "cuda" else None
@@ -210,8 +214,9 @@ class DistributedStep:
     def compute(self, x: torch.Tensor, beta: float, generator: torch.Generator) -> list[float]:
         place = self.group.place
         shard = x.tensor_split(place.world_size)[place.rank]
-        logits, mu, logvar = self.network(shard, generator)
-        self._terms = terms = negative_elbo(logits, shard, mu, logvar, beta)
+        with forward_context(self.precision, self.group.device):
+            logits, mu, logvar = self.network(shard, generator)
+        self._terms = terms = negative_elbo(logits.float(), shard, mu.float(), logvar.float(), beta)
         flag = terms.loss.new_tensor(1.0 if self.group.stop_requested else 0.0)
         sums = torch.stack([terms.loss.detach(), terms.reconstruction.detach(), terms.kl.detach(), flag]).double()
         dist.all_reduce(sums)
@@ -249,7 +254,7 @@ class DistributedTrainer(Trainer):
             self.generator = torch.Generator(device=self.device).manual_seed(seed)
 
     def _make_step(self) -> DistributedStep:
-        return DistributedStep(self.model, self.config.lr, self.group, self.control)
+        return DistributedStep(self.model, self.config.lr, self.group, self.control, self.config.precision)
 
     def _evaluate(self) -> EvaluationResult:
         result = super()._evaluate() if self.group.place.is_main else None

@@ -53,6 +53,7 @@ class RunInfo:
     start_epoch: int
     model_path: str
     config: TrainingConfig | None = None  # the run's settings with the network's kind and image shape resolved
+    precision: str = "float32"  # the forward pass's arithmetic that runs: "float32" or "bfloat16" (precision.py)
 
 
 class RunObserver:
@@ -213,7 +214,7 @@ class TrainingRun:
                           rng_state=resume.rng_state if resume else None)
         self.info = RunInfo(data.train.name, list(trainer.class_names), len(data.train), len(data.test),
                             trainer.batches_per_epoch, device_label(trainer.device), trainer.step.name,
-                            self.start_epoch, str(self.out or ""), trainer.config)
+                            self.start_epoch, str(self.out or ""), trainer.config, trainer.config.precision)
         self.config = trainer.config  # the network's kind, image size and channels now known
         self._data = None  # the trainer holds the images it needs; the rest can go
         self._notify("on_started", self.info)

@@ -26,6 +26,7 @@ from vaestudio.core.models.networks import VAE, build_model
 from vaestudio.core.models.training_config import TrainingConfig
 from vaestudio.core.training.devices import resolve_device
 from vaestudio.core.training.evaluation import evaluate, to_pixels
+from vaestudio.core.training.precision import resolve_precision
 from vaestudio.core.training.steps import AutogradStep, FusedMLPStep, choose_step
 
 
@@ -123,6 +124,8 @@ class Trainer:
             model, after_init = initial_model(config)
         self.model = model.to(self.device)
         self.model.train()
+        # what runs is recorded ("float32" or "bfloat16", not "auto"), so the saved file says how it was trained
+        self.config = config = replace(config, precision=resolve_precision(config.precision, model, self.device))
         self.generator = run_generator(self.device, config.seed + start_epoch, state=rng_state, after_init=after_init)
         self.step = self._make_step()
         self.optimizer = self.step.optimizer
@@ -211,7 +214,7 @@ class Trainer:
 
     def _make_step(self) -> AutogradStep | FusedMLPStep:
         """The step strategy (steps.py); a trainer of several processes (distributed.py) brings its own."""
-        return choose_step(self.model, self.config.lr, fused=self.config.fused_step)
+        return choose_step(self.model, self.config.lr, fused=self.config.fused_step, precision=self.config.precision)
 
     def _evaluate(self) -> EvaluationResult:
         """The test-set figures at an epoch end."""
