@@ -50,6 +50,27 @@ def test_train_resume_and_eval(idx_spec, tmp_path, capsys):
     assert set(report) >= {"loss", "reconstruction", "kl", "active_units", "iwae"}
 
 
+def test_train_precision_is_said_first_and_a_resume_keeps_the_files_own(idx_spec, tmp_path, capsys):
+    from vaestudio.core.training.precision import bfloat16_missing
+
+    out = tmp_path / "conv.safetensors"
+    common = ["--epochs", "1", "--latent-dim", "3", "--hidden", "16", "--batch-size", "64", "--device", "cpu"]
+    assert main(["train", "--dataset", idx_spec, "--model", "conv", "--precision", "float32", *common,
+                 "--out", str(out), "--quiet"]) == 0
+    assert "step: autograd in float32, epochs 1-1." in capsys.readouterr().err
+    assert load_model(out).training.precision == "float32"
+    assert main(["train", "--resume", str(out), "--epochs", "2", "--device", "cpu", "--quiet"]) == 0
+    assert "step: autograd in float32, epochs 2-2." in capsys.readouterr().err  # what the file was trained in
+    assert main(["train", "--resume", str(out), "--epochs", "3", "--device", "cpu", "--precision", "auto",
+                 "--quiet"]) == 0
+    auto = "float32" if bfloat16_missing(torch.device("cpu")) else "bfloat16"
+    assert f"step: autograd in {auto}, epochs 3-3." in capsys.readouterr().err
+    assert load_model(out).training.precision == auto  # the file records what ran, not "auto"
+    assert main(["train", "--dataset", idx_spec, *common, "--out", str(tmp_path / "mlp.safetensors"),
+                 "--quiet"]) == 0
+    assert "step: fused-mlp in float32" in capsys.readouterr().err
+
+
 def test_resume_needs_more_epochs(idx_spec, tmp_path, capsys):
     out = tmp_path / "model.safetensors"
     main(["train", "--dataset", idx_spec, "--epochs", "1", "--latent-dim", "2", "--hidden", "16", "--out", str(out)])

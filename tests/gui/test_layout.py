@@ -136,7 +136,7 @@ def test_every_control_and_image_shows_without_scrolling(shown_sample, qtbot, si
     # even at the dock's least width with a vertical scroll bar, and with a model from a long path on show
     assert panel.minimumSizeHint().width() <= window.setup_dock.minimumWidth() - scroll.verticalScrollBar().sizeHint().width()
     fields = [panel.dataset, panel.image_size, panel.channels, panel.model_kind, panel.latent_dim, panel.hidden,
-              panel.beta, panel.epochs, panel.batch_size, panel.learning_rate, panel.device, panel.seed]
+              panel.beta, panel.epochs, panel.batch_size, panel.learning_rate, panel.device, panel.seed, panel.precision]
     for widget in fields + [panel.fused_step, panel.epoch_bar, panel.run_bar, panel.status_label]:
         assert window_rect(widget, window).right() <= window_rect(scroll.viewport(), window).right()
         assert_fully_shown(widget, window)

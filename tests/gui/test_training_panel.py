@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtCore import QSettings
 
 from vaestudio.core.models.history import StepProgress
 from vaestudio.core.models.networks import HIDDEN_RANGE, LATENT_RANGE, ModelConfig
@@ -42,6 +43,25 @@ def test_the_form_builds_a_training_config(panel):
     assert (config.beta, config.epochs, config.batch_size, config.lr, config.seed) == (4.0, 3, 64, 3e-4, 42)
     assert config.device == "auto" and panel.device.itemData(0) == "auto"
     assert panel.dataset.itemData(panel.dataset.count() - 1) is None  # "Open folder…"
+
+
+def test_the_precision_choice_reaches_the_config_and_round_trips_through_settings(panel, tmp_path):
+    assert panel.config().precision == "auto" and panel.precision.currentData() == "auto"
+    assert "bfloat16" in panel.precision.toolTip() and "MLP" in panel.precision.toolTip()
+    panel.precision.setCurrentIndex(panel.precision.findData("bfloat16"))
+    assert panel.config().precision == "bfloat16"
+    settings = QSettings(str(tmp_path / "form.ini"), QSettings.Format.IniFormat)
+    panel.save_settings(settings)
+    other = TrainingPanel()
+    try:
+        other.restore_settings(settings)
+        assert other.config().precision == "bfloat16"
+        other.set_config(TrainingConfig(precision="float32"))  # as an opened model's settings fill the form
+        assert other.precision.currentData() == "float32" and other.config().precision == "float32"
+        other.set_running(True, other.config())
+        assert not other.precision.isEnabled()
+    finally:
+        other.deleteLater()
 
 
 @pytest.mark.parametrize("text", ["", "fast", "0", "-1e-3", "2", "nan", "inf"])

@@ -63,7 +63,7 @@ class ConsoleProgress(RunObserver):
         shape = f"{model.image_size}x{model.image_size} {'grayscale' if model.channels == 1 else 'colour'}"
         print(f"Training a {model.kind} VAE (latent {model.latent_dim}, hidden {model.hidden}, {shape}) on {info.dataset}: "
               f"{info.train_images:,} training and {info.test_images:,} test images, {info.device}, "
-              f"step: {info.step}, epochs {info.start_epoch + 1}-{run.config.epochs}.", file=self.stream)
+              f"step: {info.step} in {info.precision}, epochs {info.start_epoch + 1}-{run.config.epochs}.", file=self.stream)
         self._last_line = time.monotonic()
 
     def on_step(self, run: TrainingRun, progress: StepProgress) -> None:

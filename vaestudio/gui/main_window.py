@@ -289,7 +289,7 @@ class MainWindow(QMainWindow):
             self._loss_plot.show_history(run.history, info.batches_per_epoch)
         self._show_device(info.device)
         self.panel.show_status(f"Training on {info.train_images:,} images ({info.batches_per_epoch} batches an "
-                               f"epoch), testing on {info.test_images:,}; step: {info.step}")
+                               f"epoch), testing on {info.test_images:,}; step: {info.step} in {info.precision}")
 
     def _on_steps(self) -> None:
         run = self.run
