@@ -4,8 +4,11 @@ Speed: the reference is written the plain PyTorch way: a Dataset whose items are
 one at a time as torchvision's `ToTensor` does (uint8 HWC -> float CHW in [0, 1]), a
 shuffling DataLoader, the same network (our ConvVAE for 64x64x3, latent 20, hidden 400,
 weights in PyTorch's default layout), batch 128, Adam 1e-3, summed BCE of sigmoid outputs +
-KL, autograd. Both run the same number of steps on the same images, interleaved in rounds
-(this machine is shared and noisy); the best round of each counts.
+KL, autograd, float32. Ours runs with the default settings, as a person gets them: precision
+"auto", which is bfloat16 autocast for this network on a CPU or GPU with fast native bfloat16
+(core/training/precision.py) and float32 elsewhere; the precision it ran in is printed. Both
+run the same number of steps on the same images, interleaved in rounds (this machine is
+shared and noisy); the best round of each counts.
 
 Memory: a child process builds a 50,000-image 64x64 colour shapes set (uint8, 614 MB) and
 trains on it for a few steps; its peak resident memory is reported beside the data's own
@@ -91,7 +94,8 @@ def reference_round(images: torch.Tensor, steps: int, device: torch.device) -> f
     return count / (time.perf_counter() - started)
 
 
-def our_round(data: DatasetSplits, steps: int, device: str) -> float:
+def our_round(data: DatasetSplits, steps: int, device: str) -> tuple[float, str]:
+    """Images a second over `steps` steps with the default settings, and the precision they ran in."""
     trainer = Trainer(TrainingConfig(dataset="shapes", model=CONFIG, epochs=1, batch_size=BATCH, device=device), data)
     rate = 0.0
     for record in trainer.run():
@@ -99,7 +103,7 @@ def our_round(data: DatasetSplits, steps: int, device: str) -> float:
             rate = record.samples_per_second
             if record.step == steps:
                 trainer.control.stop()
-    return rate
+    return rate, trainer.config.precision
 
 
 def peak_rss_mb() -> float:
@@ -145,12 +149,14 @@ def main() -> None:
     ours, reference = [], []
     for round_index in range(args.rounds):
         reference.append(reference_round(data.train.images, args.steps, device))
-        ours.append(our_round(data, args.steps, args.device))
-        print(f"round {round_index + 1}: reference {reference[-1]:7,.1f} img/s   ours {ours[-1]:7,.1f} img/s")
+        rate, precision = our_round(data, args.steps, args.device)
+        ours.append(rate)
+        print(f"round {round_index + 1}: reference {reference[-1]:7,.1f} img/s (float32)   "
+              f"ours {ours[-1]:7,.1f} img/s ({precision}, precision auto)")
     memory = measure_memory(min(args.steps, 5), args.device)
     overhead = memory["peak_mb"] - memory["data_mb"]
     best_ours, best_reference = max(ours), max(reference)
-    print(f"best: reference {best_reference:,.1f} img/s, ours {best_ours:,.1f} img/s "
+    print(f"best: reference {best_reference:,.1f} img/s (float32), ours {best_ours:,.1f} img/s ({precision}) "
           f"({best_ours / best_reference:.2f}x)")
     training = memory["peak_mb"] - memory["start_mb"] - memory["data_mb"]
     print(f"memory: {MEMORY_IMAGES:,} + {MEMORY_IMAGES // 10:,} images of {SIZE}x{SIZE}x{CHANNELS} uint8 = "
