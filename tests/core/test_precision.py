@@ -44,6 +44,9 @@ def test_bfloat16_asked_of_a_device_without_it_says_what_to_choose(monkeypatch):
     assert resolve_precision("auto", CONV, torch.device("mps")) == "float32"
     with pytest.raises(ConfigError, match="no native bfloat16"):
         Trainer(config(precision="bfloat16"), tiny_splits(train=32, test=8))
+    run = TrainingRun(config(dataset="idx:/nowhere", precision="bfloat16"))
+    with pytest.raises(ConfigError, match="no native bfloat16"):  # said before any data is read
+        run.execute()
 
 
 @pytest.mark.parametrize("value", ["half", "float16", "", None, 16, True])

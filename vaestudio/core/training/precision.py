@@ -56,19 +56,21 @@ def bfloat16_missing(device: torch.device) -> str | None:
     return f"bfloat16 training is not offered on {device.type.upper()}"
 
 
-def resolve_precision(setting: str, model: VAE, device: torch.device) -> str:
-    """"float32" or "bfloat16": what a run with precision `setting` trains `model` in on `device` (module doc)."""
+def check_precision(setting: str, device: torch.device) -> None:
+    """`ConfigError` if `setting` cannot run on `device` (before any data is read, where the caller can)."""
     if setting not in PRECISIONS:
         raise ConfigError(f"Unknown precision {str(setting)[:40]!r}: choose auto, float32 or bfloat16.")
-    if setting == FLOAT32:
-        return FLOAT32
-    missing = bfloat16_missing(device)
-    if setting == BFLOAT16:
-        if missing is not None:
-            raise ConfigError(f"bfloat16 was asked for but {missing}. Train in float32 or auto "
-                              "(--precision float32 or auto; Precision in the Run form).")
-        return BFLOAT16
-    return BFLOAT16 if model.config.kind == "conv" and missing is None else FLOAT32
+    if setting == BFLOAT16 and (missing := bfloat16_missing(device)) is not None:
+        raise ConfigError(f"bfloat16 was asked for but {missing}. Train in float32 or auto "
+                          "(--precision float32 or auto; Precision in the Run form).")
+
+
+def resolve_precision(setting: str, model: VAE, device: torch.device) -> str:
+    """"float32" or "bfloat16": what a run with precision `setting` trains `model` in on `device` (module doc)."""
+    check_precision(setting, device)
+    if setting != "auto":
+        return setting
+    return BFLOAT16 if model.config.kind == "conv" and bfloat16_missing(device) is None else FLOAT32
 
 
 def forward_context(precision: str, device: torch.device) -> contextlib.AbstractContextManager:

@@ -23,6 +23,7 @@ from vaestudio.core.models.history import EpochResult, StepProgress, TrainingHis
 from vaestudio.core.models.model_files import SavedModel, save_model
 from vaestudio.core.models.training_config import TrainingConfig
 from vaestudio.core.training.devices import device_label, resolve_device
+from vaestudio.core.training.precision import check_precision
 from vaestudio.core.training.trainer import Trainer, TrainingControl
 
 
@@ -195,7 +196,8 @@ class TrainingRun:
         return self.trainer.state_snapshot() if self.trainer is not None else {}
 
     def _build_trainer(self) -> None:
-        resolve_device(self.config.device)  # a missing GPU fails before any data is read
+        # a missing GPU, or bfloat16 asked of a device without it, fails before any data is read
+        check_precision(self.config.precision, resolve_device(self.config.device))
         self._set_state(RunState.LOADING)
         data = self._data
         resume = self._resume
