@@ -6,9 +6,8 @@ hand (mlp_step.py) and one Adam update of all parameters packed into one tensor 
 the same values within float tolerance at about a third less CPU time. `AutogradStep` runs its
 forward pass in the run's precision (precision.py): under bfloat16 autocast the loss is still
 computed from float32 copies of the outputs, and the weights and Adam's state stay float32.
-A step is split in
-two: `compute` returns the batch's loss sums (so the trainer can check them for NaN before any
-weight changes) and `update` applies the gradient.
+A step is split in two: `compute` returns the batch's loss sums (so the trainer can check them
+for NaN before any weight changes) and `update` applies the gradient.
 """
 
 from __future__ import annotations
