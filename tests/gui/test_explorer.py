@@ -329,3 +329,20 @@ def test_the_explorer_reads_only_the_test_split(session, make_panel, monkeypatch
     panel = make_panel(session)
     assert read == [("test",)]  # the 60,000 training images of MNIST are not read for the map
     assert len(panel.images) == 64 and len(panel.result.indices) == 64
+
+
+def test_a_map_computed_for_the_previous_model_is_not_shown_for_the_next(session, make_panel, qtbot) -> None:
+    """A map job (or the first points' preview) of the model shown before finishes after another model of another
+    latent size is opened, with a point chosen on it: the late map is dropped, the marker is not drawn from it, and
+    the new model's own map follows (found by the monkey test: 'operands could not be broadcast (1,2) (20,)')."""
+    panel = make_panel(session)
+    stale = panel.result  # 4-d means and plane
+    with qtbot.waitSignal(panel.mapUpdated, timeout=TIMEOUT):
+        session.load_saved(saved_model(session.training.dataset, 2, seed=1))
+    panel.sample_prior()  # a 2-d point is chosen and marked
+    fresh = panel.result
+    panel._apply_map(stale)  # the old model's map arrives late
+    assert panel.result is fresh and panel.result.mu.shape[1] == 2
+    panel.result = stale  # and were a 4-d plane current for a moment, a 2-d point is not marked on it
+    panel._mark(panel._latent)
+    assert all(marker.getData()[0] is None or len(marker.getData()[0]) == 0 for marker in panel.latent_map.markers)

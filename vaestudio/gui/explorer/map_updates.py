@@ -103,7 +103,7 @@ class MapUpdates:
 
     def _request_preview(self, snapshot, images: np.ndarray, labels: np.ndarray, first: np.ndarray) -> None:
         """Encode and show `first` (a few of the points) while the map job encodes them all (queued behind this)."""
-        settings = self.settings
+        settings, model = self.settings, self.session.model
 
         def job(cancel, report):
             means = encode_in_steps(snapshot.network(), images[first], report)
@@ -111,8 +111,8 @@ class MapUpdates:
                                                         first=settings.first, second=settings.second)
 
         def show(result: LatentMapData | None) -> None:
-            if (result is not None and self.result is None and self.images is images
-                    and self.jobs.is_busy(MAP_JOB)):  # the whole map is still being computed
+            if (result is not None and self.result is None and self.images is images and self.session.model is model
+                    and self.jobs.is_busy(MAP_JOB)):  # the whole map of this model is still being computed
                 self._apply_map(result, preview_of=len(images))
 
         self.jobs.submit(PREVIEW_JOB, job, priority=Priority.VISIBLE, description="Encoding the first test images",
@@ -135,8 +135,9 @@ class MapUpdates:
 
     def _apply_map(self, result: LatentMapData, preview_of: int | None = None) -> None:
         """Show a computed map; `preview_of`: it holds a few of that many points, the rest are being encoded."""
-        if self.images is None:  # the data changed while this was computed
-            return
+        model = self.session.model
+        if self.images is None or model is None or result.mu.shape[1] != model.latent_dim:
+            return  # the data or the model changed while this was computed (a newer map is on its way)
         self.map_preview = preview_of is not None
         self.view_progress.finish()
         self.result, self._shown = result, self._requested

@@ -69,7 +69,8 @@ class PointChoices:
     def _mark(self, z: np.ndarray | None) -> None:
         """Mark latent vector z on the map where the plane allows (its projection onto the plane)."""
         plane = self.plane()
-        point = plane.to_map(z[None])[0] if plane is not None and z is not None else (None, None)
+        fits = plane is not None and z is not None and z.shape[-1] == plane.origin.shape[-1]  # not another model's
+        point = plane.to_map(z[None])[0] if fits else (None, None)
         self.latent_map.set_marker(*point)
 
     def _on_map_clicked(self, x: float, y: float, index: int) -> None:
