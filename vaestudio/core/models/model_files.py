@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import platform
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -148,11 +149,17 @@ def load_model(path: str | Path) -> SavedModel:
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"No model file at {path}.")
+    return _refusing_failures(_load_model, path)
+
+
+def _refusing_failures(read: Callable[[Path], SavedModel], path: Path) -> SavedModel:
+    """`read(path)`; any failure but our own errors means the file is not a valid model file (a hostile file
+    may make any library fail: the person sees our message, never a traceback)."""
     try:
-        return _load_model(path)
+        return read(path)
     except VaeStudioError:
         raise
-    except Exception as error:  # a hostile file may make any library fail: never a traceback
+    except Exception as error:
         raise not_a_model_file(path, f"{type(error).__name__}: {error}") from error
 
 
@@ -187,13 +194,7 @@ def import_pytorch_example(path: str | Path) -> SavedModel:
     torch.load runs with `weights_only=True`: tensors and plain containers only, never a class
     or a function, so a crafted archive cannot run code (tests/core/test_hostile_models.py).
     """
-    path = Path(path)
-    try:
-        return _import_pytorch_example(path)
-    except VaeStudioError:
-        raise
-    except Exception as error:  # a hostile file may make any library fail: never a traceback
-        raise not_a_model_file(path, f"{type(error).__name__}: {error}") from error
+    return _refusing_failures(_import_pytorch_example, Path(path))
 
 
 def _import_pytorch_example(path: Path) -> SavedModel:
