@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QFormLayout
 
 from vaestudio.core.models.history import StepProgress
 from vaestudio.core.models.networks import HIDDEN_RANGE, LATENT_RANGE, ModelConfig
@@ -87,8 +88,14 @@ def test_a_half_typed_number_is_caught_as_typed(panel, qtbot):
 def test_running_disables_the_form(panel):
     panel.set_running(True, TrainingConfig())
     assert not panel.start_action.isEnabled() and panel.pause_action.isEnabled()
-    assert not panel.latent_dim.isEnabled()
+    form = panel.findChild(QFormLayout)
+    fields = {form.itemAt(row, role).widget() for row in range(form.rowCount())
+              for role in (QFormLayout.ItemRole.FieldRole, QFormLayout.ItemRole.SpanningRole)
+              if form.itemAt(row, role) is not None}
+    assert fields == set(panel.setting_widgets())  # every field of the form
+    assert not any(widget.isEnabled() for widget in fields)  # image size and channels too
     panel.set_running(False)
+    assert all(widget.isEnabled() for widget in fields)
     assert panel.start_action.isEnabled() and not panel.stop_action.isEnabled()
 
 

@@ -242,6 +242,12 @@ class TrainingPanel(QWidget):
                               fused_step=self.fused_step.isChecked(), image_size=self.image_size.currentData(),
                               channels=self.channels.currentData(), precision=self.precision.currentData()).validate()
 
+    def setting_widgets(self) -> tuple[QWidget, ...]:
+        """Every control of the run's settings (all fixed while a run trains)."""
+        return (self.dataset, self.image_size, self.channels, self.model_kind, self.latent_dim, self.hidden,
+                self.beta, self.epochs, self.batch_size, self.learning_rate, self.device, self.seed,
+                self.precision, self.fused_step)
+
     def problem(self) -> str | None:
         try:
             self.config()
@@ -303,8 +309,7 @@ class TrainingPanel(QWidget):
         if running:
             self._run_config = config
             self.reset_progress()
-        for widget in (self.dataset, self.model_kind, self.latent_dim, self.hidden, self.beta, self.epochs,
-                       self.batch_size, self.learning_rate, self.device, self.seed, self.fused_step, self.precision):
+        for widget in self.setting_widgets():
             widget.setEnabled(not running)
         self.pause_action.setEnabled(running)
         self.stop_action.setEnabled(running)
