@@ -230,3 +230,17 @@ def test_colour_drawing_is_averaged_down_per_channel() -> None:
     assert (image[:16, :, 0] == 255).all() and (image[16:] == 0).all() and (image[..., 1:] == 0).all()
     with pytest.raises(ValueError, match="does not divide"):
         colour_drawing_to_image(np.zeros((100, 100, 3), np.float32), 32)
+
+
+def test_cli_makes_shapes_where_its_help_says(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture) -> None:
+    """Without --data-dir: into $VAESTUDIO_DATA_DIR (as `data fetch` does), else the user data folder."""
+    monkeypatch.setenv("VAESTUDIO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("VAESTUDIO_DATA_DIR", str(tmp_path / "data"))
+    assert main(["data", "make", "shapes", "--size", "28", "--count", "10"]) == 0
+    assert (tmp_path / "data" / "shapes" / "train-images.npy").is_file()
+    assert not (tmp_path / "home").exists()
+    monkeypatch.delenv("VAESTUDIO_DATA_DIR")
+    assert main(["data", "make", "shapes", "--size", "28", "--count", "10"]) == 0
+    assert (tmp_path / "home" / "datasets" / "shapes" / "train-images.npy").is_file()
+    capsys.readouterr()

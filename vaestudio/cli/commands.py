@@ -10,10 +10,10 @@ from pathlib import Path
 
 from vaestudio.cli.sheet_command import export_table, sheet  # noqa: F401 (handlers of `vaestudio sheet` and `vaestudio export`)
 from vaestudio.core.console import ProgressBar
-from vaestudio.core.data.datasets import fetch_dataset, list_datasets, load_split
-from vaestudio.core.data.paths import default_data_dir
+from vaestudio.core.data.datasets import fetch_dataset, list_datasets, load_split, writable_data_dir
+from vaestudio.core.data.paths import data_search_dirs
 from vaestudio.core.data.shapes import make_shapes
-from vaestudio.core.errors import ConfigError
+from vaestudio.core.errors import ConfigError, DatasetError
 from vaestudio.core.models.history import MAX_IWAE_SAMPLES
 from vaestudio.core.models.model_files import open_model
 from vaestudio.core.training.devices import resolve_device
@@ -82,7 +82,10 @@ def data(args: argparse.Namespace) -> int:
         return 0
     bar = ProgressBar()
     if args.data_command == "make":
-        target = Path(args.data_dir).expanduser() if args.data_dir else default_data_dir()
+        target = Path(args.data_dir).expanduser() if args.data_dir else writable_data_dir(None)
+        if target is None:
+            raise DatasetError(f"No data folder can be written ({' or '.join(map(str, data_search_dirs()))}): "
+                               "give one you can write to with --data-dir FOLDER.")
         made = make_shapes(target, size=args.size, seed=args.seed, count=args.count, progress=_print_progress(bar))
         print(f"Made {made.count:,} shapes at {made.size}x{made.size} (seed {made.seed}) in {made.folder}; "
               "train on them with --dataset shapes.")

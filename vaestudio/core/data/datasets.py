@@ -230,8 +230,9 @@ def _locate(entry: NamedDataset, data_dir: str | Path | None, attempts: list[str
     return None
 
 
-def _writable_target(data_dir: str | Path | None) -> Path | None:
-    """The explicit data folder if it can be written, else $VAESTUDIO_DATA_DIR, else the default one, else None."""
+def writable_data_dir(data_dir: str | Path | None) -> Path | None:
+    """Where a dataset is fetched or made: the explicit data folder if it can be written, else
+    $VAESTUDIO_DATA_DIR, else the user data folder (`default_data_dir`); None when none can be written."""
     candidates = [Path(data_dir).expanduser()] if data_dir else []
     from_env = os.environ.get(DATA_DIR_ENV)
     if from_env:
@@ -249,7 +250,7 @@ def _writable_target(data_dir: str | Path | None) -> Path | None:
 
 def _download(name: str, entry: NamedDataset, data_dir: str | Path | None, progress: Progress | None,
               attempts: list[str]) -> Path | None:
-    target = _writable_target(data_dir)
+    target = writable_data_dir(data_dir)
     if target is None:
         from_env = [Path(os.environ[DATA_DIR_ENV])] if os.environ.get(DATA_DIR_ENV) else []
         tried = " or ".join(str(p) for p in ([Path(data_dir)] if data_dir else []) + from_env + [default_data_dir()])
@@ -330,7 +331,7 @@ def _cifar_root(data_dir: str | Path | None, download: bool, progress: Progress 
            f"cifar-10-batches-py folder into {default_data_dir()}.")
     if not download:
         raise DatasetError(f"CIFAR-10 could not be found (downloading was switched off). Sources tried:\n{tried}\n{how}")
-    target = _writable_target(data_dir)
+    target = writable_data_dir(data_dir)
     if target is None:
         raise DatasetError(f"CIFAR-10 is not here and no data folder can be written. {how}")
     _report(progress, f"Downloading CIFAR-10 with torchvision into {target}", None)
@@ -349,7 +350,7 @@ def _shapes_folder(data_dir: str | Path | None, progress: Progress | None) -> Pa
     found = shapes.find_shapes(data_search_dirs(data_dir))
     if found is not None:
         return found
-    target = _writable_target(data_dir)
+    target = writable_data_dir(data_dir)
     if target is None:
         raise DatasetError("The shapes dataset is not made yet and no data folder can be written; make it with "
                            "`vaestudio data make shapes --data-dir FOLDER` in a folder you can write to.")
