@@ -221,8 +221,9 @@ def _train_in_group(args, place, device) -> int:
         print(f"\nStopped during epoch {run.epoch + 1} (Ctrl+C or SIGTERM reached a training process): "
               f"{kept_message(run, out)}", file=sys.stderr)
         return 130
-    print(f"Saved {out} after {run.epoch} epochs in {format_duration(time.perf_counter() - started)} "
-          f"({group.describe()}).", file=sys.stderr)
+    epochs = f"{run.epoch} epoch{'' if run.epoch == 1 else 's'}"
+    print(f"Saved {out} after {epochs} in {format_duration(time.perf_counter() - started)} ({group.describe()}).",
+          file=sys.stderr)
     return 0
 
 

@@ -120,8 +120,8 @@ def train_one_process(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"\nInterrupted during epoch {run.epoch + 1}: {kept_message(run, out)}", file=sys.stderr)
         return 130
-    print(f"Saved {out} after {run.epoch} epochs in {format_duration(time.perf_counter() - started)}.",
-          file=sys.stderr)
+    epochs = f"{run.epoch} epoch{'' if run.epoch == 1 else 's'}"
+    print(f"Saved {out} after {epochs} in {format_duration(time.perf_counter() - started)}.", file=sys.stderr)
     return 0
 
 
