@@ -135,3 +135,15 @@ def test_a_folder_becomes_the_dataset(tmp_path, panel):
     assert panel.dataset.currentText() == "Folder: images"
     assert panel.use_folder(images) and panel.dataset.findText("Folder: images") == panel.dataset.currentIndex()
     assert Path(panel.config().dataset.partition(":")[2]) == images
+
+
+def test_kl_warm_up_reaches_the_config_and_comes_back_from_a_model(panel, tmp_path):
+    assert panel.config().kl_warmup_epochs == 0.0 and panel.kl_warmup.text() == "off"
+    panel.kl_warmup.setValue(3.0)
+    assert panel.config().kl_warmup_epochs == 3.0
+    settings = QSettings(str(tmp_path / "form.ini"), QSettings.Format.IniFormat)
+    panel.save_settings(settings)
+    panel.set_config(TrainingConfig(kl_warmup_epochs=1.5))  # an opened model's settings
+    assert panel.kl_warmup.value() == 1.5 and panel.config().kl_warmup_epochs == 1.5
+    panel.restore_settings(settings)
+    assert panel.config().kl_warmup_epochs == 3.0

@@ -49,6 +49,7 @@ from vaestudio.core.models.training_config import (
     BATCH_SIZE_RANGE,
     BETA_RANGE,
     EPOCH_RANGE,
+    KL_WARMUP_RANGE,
     LR_RANGE,
     PRECISIONS,
     SEED_RANGE,
@@ -114,6 +115,14 @@ class TrainingPanel(QWidget):
         self.beta.setSingleStep(0.1)
         self.beta.setValue(defaults.beta)
         self.beta.setToolTip("Weight of the KL term (1 = the standard VAE, above 1 = beta-VAE)")
+        self.kl_warmup = QDoubleSpinBox()
+        self.kl_warmup.setRange(*KL_WARMUP_RANGE)
+        self.kl_warmup.setDecimals(1)
+        self.kl_warmup.setSingleStep(1.0)
+        self.kl_warmup.setSpecialValueText("off")
+        self.kl_warmup.setValue(defaults.kl_warmup_epochs)
+        self.kl_warmup.setToolTip("Epochs over which the KL term's weight rises from 0 to Beta (--kl-warmup): a "
+                                  "convolutional VAE then starts using its latent sooner (e.g. 3 for shapes)")
         self.epochs = _spin(*EPOCH_RANGE, defaults.epochs)
         self.batch_size = _spin(*BATCH_SIZE_RANGE, defaults.batch_size, 32)
         self.learning_rate = QLineEdit(f"{defaults.lr:g}")
@@ -148,7 +157,7 @@ class TrainingPanel(QWidget):
         for label, widget in (("Dataset", self.dataset), ("Image size", self.image_size), ("Channels", self.channels),
                               ("Model type", self.model_kind),
                               ("Latent size", self.latent_dim), ("Hidden width", self.hidden), ("Beta", self.beta),
-                              ("Epochs", self.epochs), ("Batch size", self.batch_size),
+                              ("KL warm-up", self.kl_warmup), ("Epochs", self.epochs), ("Batch size", self.batch_size),
                               ("Learning rate", self.learning_rate), ("Device", self.device), ("Seed", self.seed),
                               ("Precision", self.precision)):
             form.addRow(label, widget)
@@ -216,6 +225,7 @@ class TrainingPanel(QWidget):
         for spin in (self.latent_dim, self.hidden, self.epochs, self.batch_size, self.seed):
             spin.lineEdit().textChanged.connect(self._validate)
         self.beta.lineEdit().textChanged.connect(self._validate)
+        self.kl_warmup.lineEdit().textChanged.connect(self._validate)
         self.learning_rate.textChanged.connect(self._validate)
         for combo in (self.model_kind, self.device, self.image_size, self.channels):
             combo.currentIndexChanged.connect(self._validate)
@@ -238,14 +248,14 @@ class TrainingPanel(QWidget):
         model = ModelConfig(self.model_kind.currentData(), self.latent_dim.value(), self.hidden.value())
         return TrainingConfig(dataset=self.dataset.currentData() or "mnist", model=model, epochs=self.epochs.value(),
                               batch_size=self.batch_size.value(), lr=lr, beta=self.beta.value(),
-                              seed=self.seed.value(), device=self.device.currentData(),
+                              kl_warmup_epochs=self.kl_warmup.value(), seed=self.seed.value(), device=self.device.currentData(),
                               fused_step=self.fused_step.isChecked(), image_size=self.image_size.currentData(),
                               channels=self.channels.currentData(), precision=self.precision.currentData()).validate()
 
     def setting_widgets(self) -> tuple[QWidget, ...]:
         """Every control of the run's settings (all fixed while a run trains)."""
         return (self.dataset, self.image_size, self.channels, self.model_kind, self.latent_dim, self.hidden,
-                self.beta, self.epochs, self.batch_size, self.learning_rate, self.device, self.seed,
+                self.beta, self.kl_warmup, self.epochs, self.batch_size, self.learning_rate, self.device, self.seed,
                 self.precision, self.fused_step)
 
     def problem(self) -> str | None:
@@ -264,6 +274,7 @@ class TrainingPanel(QWidget):
         self.latent_dim.setValue(config.model.latent_dim)
         self.hidden.setValue(config.model.hidden)
         self.beta.setValue(config.beta)
+        self.kl_warmup.setValue(config.kl_warmup_epochs)
         self.epochs.setValue(config.epochs)
         self.batch_size.setValue(config.batch_size)
         self.learning_rate.setText(f"{config.lr:g}")
