@@ -143,8 +143,8 @@ class TrainingPanel(QWidget):
         self.precision.setCurrentIndex(self.precision.findData(defaults.precision))
         self.precision.setToolTip(
             "The arithmetic of the forward pass. Automatic: bfloat16 for the convolutional VAE where the CPU or GPU "
-            "has fast native bfloat16 (on such a CPU about 1.6-1.9x the speed, the test loss within 0.3% of float32 "
-            "in our checks), float32 otherwise "
+            "has fast native bfloat16 (on such a CPU about 1.6-1.9x the speed; the loss it reaches is float32's within "
+            "the spread between seeds), float32 otherwise "
             "and always for the MLP. Weights, the optimiser and the test loss stay float32 either way. "
             "The status line says which one a run uses.")
         self._fill_datasets()
