@@ -124,6 +124,17 @@ def model_file_argument(parser: argparse.ArgumentParser, argv: list[str]) -> str
     return window.parse_args(argv).model_file
 
 
+def _train(args: argparse.Namespace) -> int:
+    """`vaestudio train`: in this process, or in several (DDP: --nproc N, or this process started by torchrun)."""
+    if args.nproc != 1 or os.environ.get("WORLD_SIZE", "1") != "1":
+        from vaestudio.cli import distributed_train
+
+        return distributed_train.train(args)
+    from vaestudio.cli import train_command
+
+    return train_command.train_one_process(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     parser = build_parser()
@@ -136,8 +147,8 @@ def main(argv: list[str] | None = None) -> int:
                 from vaestudio.gui.app import run_app
             startup_check = args is not None and args.startup_check
             return run_app(model_path=model_path, startup_check_since=started if startup_check else None)
-        from vaestudio.cli import commands, train_command
-        handler = {"train": train_command.train, "eval": commands.evaluate, "data": commands.data,
+        from vaestudio.cli import commands
+        handler = {"train": _train, "eval": commands.evaluate, "data": commands.data,
                    "sheet": commands.sheet, "export": commands.export_table}[args.command]
         args.argv = argv  # `train --nproc N` starts this same command in each of its processes
         return handler(args)

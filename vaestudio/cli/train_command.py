@@ -8,7 +8,6 @@ the core when they run.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -92,14 +91,6 @@ def prepare_training(args: argparse.Namespace) -> tuple[TrainingConfig, SavedMod
         config = training_config(args)
     out = check_model_path(args.out or args.resume or "model.safetensors")
     return config, resume, out
-
-
-def train(args: argparse.Namespace) -> int:
-    if args.nproc != 1 or os.environ.get("WORLD_SIZE", "1") != "1":  # several processes: DDP
-        from vaestudio.cli import distributed_train
-
-        return distributed_train.train(args)
-    return train_one_process(args)
 
 
 def train_one_process(args: argparse.Namespace) -> int:
