@@ -17,6 +17,19 @@ def data_dir() -> str:
     return folder
 
 
+def trainer_rate(trainer, steps: int) -> float:
+    """Our trainer's images a second (as it measures them) over its first `steps` steps; then it stops."""
+    from vaestudio.core.models.history import StepProgress
+
+    rate = 0.0
+    for record in trainer.run():
+        if isinstance(record, StepProgress):
+            rate = record.samples_per_second
+            if record.step == steps:
+                trainer.control.stop()
+    return rate
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:

@@ -17,11 +17,10 @@ import time
 
 import torch
 import torch.nn.functional as F
-from common import data_dir, result_line
+from common import data_dir, result_line, trainer_rate
 from torch import nn
 
 from vaestudio.core.data.datasets import load_dataset
-from vaestudio.core.models.history import StepProgress
 from vaestudio.core.models.networks import ModelConfig
 from vaestudio.core.models.training_config import TrainingConfig
 from vaestudio.core.training.trainer import Trainer
@@ -88,13 +87,7 @@ def reference_round(root: str, steps: int, device: torch.device) -> float:
 
 def our_round(data, steps: int, device: str) -> float:
     trainer = Trainer(TrainingConfig(model=ModelConfig("mlp", 20, 400), epochs=1, device=device), data)
-    rate = 0.0
-    for record in trainer.run():
-        if isinstance(record, StepProgress):
-            rate = record.samples_per_second
-            if record.step == steps:
-                trainer.control.stop()
-    return rate
+    return trainer_rate(trainer, steps)
 
 
 def matmul_peak_gflops(seconds: float = 1.5) -> float:

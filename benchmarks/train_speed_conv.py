@@ -29,11 +29,10 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from common import result_line
+from common import result_line, trainer_rate
 
 from vaestudio.core.data import shapes
 from vaestudio.core.data.datasets import DatasetSplits, ImageDataset
-from vaestudio.core.models.history import StepProgress
 from vaestudio.core.models.networks import ModelConfig, build_model
 from vaestudio.core.models.training_config import TrainingConfig
 from vaestudio.core.training.trainer import Trainer
@@ -97,13 +96,7 @@ def reference_round(images: torch.Tensor, steps: int, device: torch.device) -> f
 def our_round(data: DatasetSplits, steps: int, device: str) -> tuple[float, str]:
     """Images a second over `steps` steps with the default settings, and the precision they ran in."""
     trainer = Trainer(TrainingConfig(dataset="shapes", model=CONFIG, epochs=1, batch_size=BATCH, device=device), data)
-    rate = 0.0
-    for record in trainer.run():
-        if isinstance(record, StepProgress):
-            rate = record.samples_per_second
-            if record.step == steps:
-                trainer.control.stop()
-    return rate, trainer.config.precision
+    return trainer_rate(trainer, steps), trainer.config.precision
 
 
 def peak_rss_mb() -> float:
