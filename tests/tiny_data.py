@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from vaestudio.core.data.datasets import DatasetSplits, ImageDataset, list_datasets
+from vaestudio.core.data.datasets import DatasetSplits, ImageDataset
+from vaestudio.core.data.fetching import list_datasets
 from vaestudio.core.data.idx import write_idx_images, write_idx_labels
 
 

@@ -12,7 +12,8 @@ from tiny_data import make_digits, write_idx_folder
 
 from vaestudio.cli.main import main
 from vaestudio.core.data import class_names
-from vaestudio.core.data.datasets import NAMED_DATASETS, load_dataset, load_split
+from vaestudio.core.data.catalogue import NAMED_DATASETS
+from vaestudio.core.data.datasets import load_dataset, load_split
 from vaestudio.core.data.idx import write_idx_images, write_idx_labels
 from vaestudio.core.errors import DataFileError
 from vaestudio.core.models.model_files import load_model

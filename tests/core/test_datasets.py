@@ -13,14 +13,9 @@ from PIL import Image
 from tiny_data import MNIST_DIR, find_mnist, needs_mnist
 
 from vaestudio.core.data import mnist_wheel
-from vaestudio.core.data.datasets import (
-    NAMED_DATASETS,
-    fetch_dataset,
-    list_datasets,
-    load_dataset,
-    load_split,
-    parse_dataset_spec,
-)
+from vaestudio.core.data.catalogue import NAMED_DATASETS, parse_dataset_spec
+from vaestudio.core.data.datasets import load_dataset, load_split
+from vaestudio.core.data.fetching import fetch_dataset, list_datasets
 from vaestudio.core.data.idx import write_idx_images, write_idx_labels
 from vaestudio.core.data.paths import (
     atomic_output,

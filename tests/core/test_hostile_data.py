@@ -16,7 +16,8 @@ from PIL import Image
 from tiny_data import make_digits, write_idx_folder
 
 from vaestudio.core.data import idx
-from vaestudio.core.data.datasets import fetch_dataset, load_dataset
+from vaestudio.core.data.datasets import load_dataset
+from vaestudio.core.data.fetching import fetch_dataset
 from vaestudio.core.data.idx import (
     read_idx_images,
     read_idx_pair,

@@ -12,8 +12,9 @@ import torch
 
 from vaestudio.cli.main import main
 from vaestudio.core.data import cifar, shapes
-from vaestudio.core.data.datasets import list_datasets, load_dataset, load_split
+from vaestudio.core.data.datasets import load_dataset, load_split
 from vaestudio.core.data.factors import Factors, dimension_factors, factor_correlations
+from vaestudio.core.data.fetching import list_datasets
 from vaestudio.core.errors import ConfigError, DataFileError, DatasetError
 from vaestudio.core.models.history import EpochResult
 from vaestudio.core.models.networks import ConvVAE, ModelConfig
@@ -203,7 +204,7 @@ def test_shapes_model_sheets_csv_and_eval_from_the_cli(tmp_path: Path, capsys: p
 
 
 def test_dataset_titles() -> None:
-    from vaestudio.core.data.datasets import dataset_title
+    from vaestudio.core.data.catalogue import dataset_title
 
     assert [dataset_title(spec) for spec in ("mnist", "cifar10", "shapes", "images:/data/sprites")] == [
         "MNIST", "CIFAR-10", "Shapes", "sprites"]

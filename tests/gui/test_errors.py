@@ -138,14 +138,14 @@ def test_a_missing_device_cannot_start(window, qtbot, tiny_config, device):
 
 
 def test_a_named_dataset_unavailable_offline_shows_what_to_do(window, qtbot, tiny_config, monkeypatch):
-    from vaestudio.core.data import datasets
+    from vaestudio.core.data import fetching
 
     def offline(name, entry, data_dir, progress, attempts):
         attempts.append("torchvision download: <urlopen error [Errno -2] Name or service not known>")
         return None
 
     monkeypatch.setenv("VAESTUDIO_DATA_DIR", "/nonexistent")
-    monkeypatch.setattr(datasets, "_download", offline)
+    monkeypatch.setattr(fetching, "_download", offline)
     shown = _ErrorsShown()
     run = window.start_training(tiny_config(dataset="fashion-mnist"))
     with qtbot.waitSignals([dialogs.error_reporter.shown, run.ended], timeout=30_000):

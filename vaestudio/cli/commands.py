@@ -10,7 +10,8 @@ from pathlib import Path
 
 from vaestudio.cli.sheet_command import export_table, sheet  # noqa: F401 (handlers of `vaestudio sheet` and `vaestudio export`)
 from vaestudio.core.console import ProgressBar
-from vaestudio.core.data.datasets import fetch_dataset, list_datasets, load_split, writable_data_dir
+from vaestudio.core.data.datasets import load_split
+from vaestudio.core.data.fetching import fetch_dataset, list_datasets, writable_data_dir
 from vaestudio.core.data.paths import data_search_dirs
 from vaestudio.core.data.shapes import make_shapes
 from vaestudio.core.errors import ConfigError, DatasetError

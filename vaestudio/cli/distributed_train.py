@@ -127,7 +127,8 @@ def _kept_signal_handlers() -> Iterator[None]:
 
 def _fetch_named_dataset(spec: str, data_dir: str | None, *, show: bool) -> None:
     """Download (or make, for shapes) a named dataset that is not here yet; folders of files need nothing."""
-    from vaestudio.core.data.datasets import fetch_dataset, parse_dataset_spec
+    from vaestudio.core.data.catalogue import parse_dataset_spec
+    from vaestudio.core.data.fetching import fetch_dataset
 
     if parse_dataset_spec(spec).kind in ("idx", "images"):
         return

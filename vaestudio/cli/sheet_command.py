@@ -102,7 +102,7 @@ def _test_images(saved, data_dir: str | None):
 def sheet(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from vaestudio.core.data.datasets import dataset_has_factors
+    from vaestudio.core.data.catalogue import dataset_has_factors
     from vaestudio.core.latent.image_files import check_sheet_path
     from vaestudio.core.latent.sheets import (
         SheetSpec,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vaestudio.core.data.datasets import NAMED_DATASETS, find_idx_files
+from vaestudio.core.data.catalogue import NAMED_DATASETS, find_idx_files
 from vaestudio.core.data.image_folders import IMAGE_SUFFIXES
 from vaestudio.core.errors import DatasetError
 

@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtWidgets import QFileDialog
 
-from vaestudio.core.data.datasets import NAMED_DATASETS, dataset_title, fetch_dataset, load_split
+from vaestudio.core.data.catalogue import NAMED_DATASETS, dataset_title
+from vaestudio.core.data.datasets import load_split
 from vaestudio.core.data.factors import Factors
+from vaestudio.core.data.fetching import fetch_dataset
 from vaestudio.core.data.folders import dataset_in_folder
 from vaestudio.core.errors import DatasetError
 from vaestudio.gui.explorer.latent_map import axis_labels

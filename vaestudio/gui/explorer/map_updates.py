@@ -12,7 +12,7 @@ import time
 import numpy as np
 import torch
 
-from vaestudio.core.data.datasets import dataset_title
+from vaestudio.core.data.catalogue import dataset_title
 from vaestudio.core.latent.embeddings import (
     EMBEDDINGS,
     EmbeddingCancelled,

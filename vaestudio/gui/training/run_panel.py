@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from vaestudio.core.console import format_duration
-from vaestudio.core.data.datasets import list_datasets
+from vaestudio.core.data.fetching import list_datasets
 from vaestudio.core.data.folders import classify_folder
 from vaestudio.core.data.image_shape import IMAGE_SIZES
 from vaestudio.core.errors import ConfigError, DatasetError, VaeStudioError
