@@ -147,3 +147,12 @@ def test_kl_warm_up_reaches_the_config_and_comes_back_from_a_model(panel, tmp_pa
     assert panel.kl_warmup.value() == 1.5 and panel.config().kl_warmup_epochs == 1.5
     panel.restore_settings(settings)
     assert panel.config().kl_warmup_epochs == 3.0
+
+
+def test_the_pixel_mode_reaches_the_config_and_comes_back_from_a_model(panel):
+    assert panel.config().pixels == "continuous"
+    panel.pixels.setCurrentIndex(panel.pixels.findData("binarized"))
+    assert panel.config().pixels == "binarized"
+    panel.set_config(TrainingConfig(pixels="continuous"))  # an opened model's settings
+    assert panel.pixels.currentData() == "continuous" and panel.config().pixels == "continuous"
+    assert "Binarized" in panel.pixels.toolTip()

@@ -51,6 +51,7 @@ from vaestudio.core.models.training_config import (
     EPOCH_RANGE,
     KL_WARMUP_RANGE,
     LR_RANGE,
+    PIXEL_MODES,
     PRECISIONS,
     SEED_RANGE,
     TrainingConfig,
@@ -66,9 +67,10 @@ SETTINGS_KEY = "training/form"
 MODEL_TITLES = {"mlp": "MLP (fully connected)", "conv": "Convolutional",
                 AUTO_KIND: "Automatic (MLP up to 28x28, convolutional above)"}
 CHANNEL_TITLES = {1: "Grayscale", 3: "Colour"}
+PIXEL_TITLES = {"continuous": "Grey levels", "binarized": "Binarized"}
 PRECISION_TITLES = {"auto": "Automatic", "float32": "float32", "bfloat16": "bfloat16 (mixed)"}
 INVALID_STYLE = "border: 1px solid #d62728;"
-COMBO_LEAST_CHARACTERS = 7  # a combo box never asks for more width than seven characters (with an icon); longer names elide
+COMBO_LEAST_CHARACTERS = 7  # a combo box asks for no more than seven characters (and an icon); longer names elide
 
 
 def describe_test_loss(test: EvaluationResult) -> str:
@@ -123,6 +125,13 @@ class TrainingPanel(QWidget):
         self.kl_warmup.setValue(defaults.kl_warmup_epochs)
         self.kl_warmup.setToolTip("Epochs over which the KL term's weight rises from 0 to Beta (--kl-warmup): a "
                                   "convolutional VAE then starts using its latent sooner (e.g. 3 for shapes)")
+        self.pixels = QComboBox()
+        for mode in PIXEL_MODES:
+            self.pixels.addItem(PIXEL_TITLES[mode], mode)
+        self.pixels.setCurrentIndex(self.pixels.findData(defaults.pixels))
+        self.pixels.setToolTip("Continuous: each pixel's grey level is the target, as in the PyTorch example. "
+                               "Binarized: each pixel is drawn black or white anew at every step, with its grey "
+                               "level as the chance of white (--pixels)")
         self.epochs = _spin(*EPOCH_RANGE, defaults.epochs)
         self.batch_size = _spin(*BATCH_SIZE_RANGE, defaults.batch_size, 32)
         self.learning_rate = QLineEdit(f"{defaults.lr:g}")
@@ -149,17 +158,18 @@ class TrainingPanel(QWidget):
             "The status line says which one a run uses.")
         self._fill_datasets()
         # Long names (a folder's path) never widen the dock: the form fits its least width (RUN_DOCK_WIDTH)
-        for combo in (self.dataset, self.image_size, self.channels, self.model_kind, self.device, self.precision):
+        for combo in (self.dataset, self.image_size, self.channels, self.pixels, self.model_kind, self.device,
+                      self.precision):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(COMBO_LEAST_CHARACTERS)
 
         form = QFormLayout()
         for label, widget in (("Dataset", self.dataset), ("Image size", self.image_size), ("Channels", self.channels),
-                              ("Model type", self.model_kind),
+                              ("Pixels", self.pixels), ("Model type", self.model_kind),
                               ("Latent size", self.latent_dim), ("Hidden width", self.hidden), ("Beta", self.beta),
-                              ("KL warm-up", self.kl_warmup), ("Epochs", self.epochs), ("Batch size", self.batch_size),
-                              ("Learning rate", self.learning_rate), ("Device", self.device), ("Seed", self.seed),
-                              ("Precision", self.precision)):
+                              ("KL warm-up", self.kl_warmup), ("Epochs", self.epochs),
+                              ("Batch size", self.batch_size), ("Learning rate", self.learning_rate),
+                              ("Device", self.device), ("Seed", self.seed), ("Precision", self.precision)):
             form.addRow(label, widget)
         form.addRow(self.fused_step)  # the whole row: its text is wider than a field
         self.problem_label = QLabel()
@@ -227,7 +237,7 @@ class TrainingPanel(QWidget):
         self.beta.lineEdit().textChanged.connect(self._validate)
         self.kl_warmup.lineEdit().textChanged.connect(self._validate)
         self.learning_rate.textChanged.connect(self._validate)
-        for combo in (self.model_kind, self.device, self.image_size, self.channels):
+        for combo in (self.model_kind, self.device, self.image_size, self.channels, self.pixels):
             combo.currentIndexChanged.connect(self._validate)
         self.dataset.activated.connect(self._on_dataset_chosen)
         self.set_running(False)
@@ -248,15 +258,16 @@ class TrainingPanel(QWidget):
         model = ModelConfig(self.model_kind.currentData(), self.latent_dim.value(), self.hidden.value())
         return TrainingConfig(dataset=self.dataset.currentData() or "mnist", model=model, epochs=self.epochs.value(),
                               batch_size=self.batch_size.value(), lr=lr, beta=self.beta.value(),
-                              kl_warmup_epochs=self.kl_warmup.value(), seed=self.seed.value(), device=self.device.currentData(),
+                              kl_warmup_epochs=self.kl_warmup.value(), pixels=self.pixels.currentData(),
+                              seed=self.seed.value(), device=self.device.currentData(),
                               fused_step=self.fused_step.isChecked(), image_size=self.image_size.currentData(),
                               channels=self.channels.currentData(), precision=self.precision.currentData()).validate()
 
     def setting_widgets(self) -> tuple[QWidget, ...]:
         """Every control of the run's settings (all fixed while a run trains)."""
-        return (self.dataset, self.image_size, self.channels, self.model_kind, self.latent_dim, self.hidden,
-                self.beta, self.kl_warmup, self.epochs, self.batch_size, self.learning_rate, self.device, self.seed,
-                self.precision, self.fused_step)
+        return (self.dataset, self.image_size, self.channels, self.pixels, self.model_kind, self.latent_dim,
+                self.hidden, self.beta, self.kl_warmup, self.epochs, self.batch_size, self.learning_rate, self.device,
+                self.seed, self.precision, self.fused_step)
 
     def problem(self) -> str | None:
         try:
@@ -275,6 +286,7 @@ class TrainingPanel(QWidget):
         self.hidden.setValue(config.model.hidden)
         self.beta.setValue(config.beta)
         self.kl_warmup.setValue(config.kl_warmup_epochs)
+        self.pixels.setCurrentIndex(max(0, self.pixels.findData(config.pixels)))
         self.epochs.setValue(config.epochs)
         self.batch_size.setValue(config.batch_size)
         self.learning_rate.setText(f"{config.lr:g}")
