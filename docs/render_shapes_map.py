@@ -23,18 +23,12 @@ os.environ["VAESTUDIO_HOME"] = tempfile.mkdtemp(prefix="vaestudio-render-")
 
 from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
+from render_explorer import wait_for  # noqa: E402  (the same wait, beside this script)
 
 from vaestudio.core.models.model_files import open_model  # noqa: E402
 from vaestudio.gui.app import configure_application  # noqa: E402
 from vaestudio.gui.explorer.explorer_panel import ExplorerPanel  # noqa: E402
 from vaestudio.gui.model_session import ModelSession  # noqa: E402
-
-
-def wait_for(signal, timeout_ms: int = 120_000) -> None:
-    loop = QEventLoop()
-    signal.connect(loop.quit)
-    QTimer.singleShot(timeout_ms, loop.quit)
-    loop.exec()
 
 
 def main() -> None:

@@ -45,6 +45,7 @@ class UMAPInverse:
         self._adjacency = adjacency
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
+        import scipy.sparse
         from sklearn.preprocessing import normalize
         from sklearn.utils import check_array, check_random_state
         from umap import distances
@@ -69,8 +70,6 @@ class UMAPInverse:
         rows, cols, lengths = np.array([[i, indices[i, j], nearest[i, j]] for i in range(indices.shape[0])
                                         for j in range(least)]).T
         weights = 1 / (1 + reducer._a * lengths ** (2 * reducer._b))
-        import scipy.sparse
-
         graph = scipy.sparse.coo_matrix((weights, (rows, cols)), shape=(points.shape[0], raw.shape[0]))
         normalised = normalize(graph.tocsr(), norm="l1")
         start = init_transform(normalised.indices.reshape(points.shape[0], least),
